@@ -1,0 +1,8 @@
+"""The named experiments. Importing this package registers each module's ``run(cfg) -> metrics``.
+
+To add one: write ``experiments/<name>.py`` with ``@register("<name>") def run(cfg)``, import it
+below, and add ``conf/experiment/<name>.yaml`` (``task: <name>``) plus its
+``conf/experiment_scale/<name>/{smoke,quick,paper}.yaml``.
+"""
+
+from lconv_cli.experiments import so2_discovery  # noqa: F401

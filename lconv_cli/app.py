@@ -1,0 +1,120 @@
+"""The Hydra application: one job = one run of a registered experiment, recorded in its own directory."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, open_dict
+
+from lconv_cli import tracking
+from lconv_cli.console import metrics_table, stdout_console
+from lconv_cli.errors import Diverged, RunInterrupted, UserError
+from lconv_cli.record import write_metrics, write_resolved_config
+
+log = logging.getLogger(__name__)
+
+SEQUENTIAL_LAUNCHERS = ("basic",)
+
+
+@dataclass
+class Outcome:
+    status: str
+    user_error: bool
+    out_dir: Path
+
+
+# Outcomes of the jobs run in this process, read by the CLI to choose its exit code.
+OUTCOMES: list[Outcome] = []
+
+
+@hydra.main(version_base="1.3", config_path="pkg://lconv_cli.conf", config_name="config")
+def hydra_entry(cfg: DictConfig) -> None:
+    run_job(cfg)
+
+
+def _job_facts(cfg: DictConfig) -> dict[str, Any]:
+    hc = HydraConfig.get()
+    multirun = hc.mode == RunMode.MULTIRUN
+    choices = {k: v for k, v in hc.runtime.choices.items() if not k.startswith("hydra/") or k == "hydra/launcher"}
+    return {
+        "multirun": multirun,
+        "parallel": multirun and hc.runtime.choices.get("hydra/launcher") not in SEQUENTIAL_LAUNCHERS,
+        "name": f"{cfg.task}-{hc.job.num}" if multirun else str(cfg.task),
+        "group": f"{Path(hc.sweep.dir).name}-{cfg.task}" if multirun else str(cfg.task),
+        "choices": choices,
+        "overrides": list(hc.overrides.task),
+        "out_dir": Path(hc.runtime.output_dir),
+    }
+
+
+def run_job(cfg: DictConfig) -> Outcome:
+    """Run the experiment named by ``cfg.task`` and write its record. Never raises for a failed run
+    (so one failing sweep job does not stop the others), except to pass on an interrupt."""
+    from lconv_cli.device import describe_device, resolve_device
+    from lconv_cli.registry import get_experiment
+    from lconv_cli.seeding import seed_everything
+
+    started = time.perf_counter()
+    job = _job_facts(cfg)
+    out_dir: Path = job["out_dir"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    status, error, user_error = "failed", None, False
+    metrics: dict[str, float] = {}
+    device_name = str(cfg.get("device"))
+    interrupted = False
+    try:
+        device = resolve_device(str(cfg.device))
+        device_name = describe_device(device)
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(out_dir)
+            cfg.device = str(device)
+        seed_everything(int(cfg.seed))
+        write_resolved_config(cfg, out_dir)
+        log.info("%s: seed %s on %s, record in %s", cfg.task, cfg.seed, device_name, out_dir)
+        run = get_experiment(str(cfg.task))
+        with tracking.open_tracker(cfg, out_dir, job) as tracker:
+            try:
+                metrics = {k: v for k, v in run(cfg).items()}
+                status = "ok"
+            finally:
+                tracker.summary({**metrics, "status": status})
+                tracker.finish(exit_code=0 if status == "ok" else 1)
+    except UserError as exc:
+        error, user_error = str(exc), True
+        log.error("%s", exc)
+    except Diverged as exc:
+        status, error = "diverged", str(exc)
+        log.error("run diverged: %s", exc)
+    except (RunInterrupted, KeyboardInterrupt) as exc:
+        status, error, interrupted = "interrupted", str(exc) or "KeyboardInterrupt", True
+        log.warning("run interrupted: %s; continue with `lconv run resume=%s`", error, out_dir)
+    except Exception as exc:  # a programming error: traceback goes to run.log
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("run failed: %s (traceback in %s)", error, out_dir / "run.log")
+        log.debug("traceback:\n%s", traceback.format_exc())
+    write_metrics(
+        out_dir,
+        experiment=str(cfg.get("task")),
+        status=status,
+        seed=int(cfg.seed),
+        wall_seconds=time.perf_counter() - started,
+        metrics=metrics,
+        device=device_name,
+        overrides=job["overrides"],
+        error=error,
+    )
+    outcome = Outcome(status, user_error, out_dir)
+    OUTCOMES.append(outcome)
+    if status == "ok" and not job["parallel"]:
+        stdout_console.print(metrics_table(f"{cfg.task}: {status}", metrics, caption=f"record: {out_dir}"))
+    if interrupted:
+        raise KeyboardInterrupt
+    return outcome

@@ -1,0 +1,89 @@
+"""End-of-sweep summary: one row per job in ``summary.json`` / ``summary.csv`` and a rich table."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+from rich.table import Table
+
+from lconv_cli.console import format_number, stdout_console
+from lconv_cli.record import METRICS_FILE
+
+log = logging.getLogger(__name__)
+
+# Rows of the last sweep finished in this process, read by the CLI to choose its exit code.
+LAST_SUMMARY: list[dict[str, Any]] | None = None
+
+
+def _job_sort_key(path: Path) -> tuple[int, str]:
+    head = path.name.split("_", 1)[0]
+    return (int(head), path.name) if head.isdigit() else (1 << 30, path.name)
+
+
+def collect_rows(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job directory (those holding Hydra's ``.hydra/``) under ``sweep_dir``."""
+    rows = []
+    for job_dir in sorted((p for p in sweep_dir.iterdir() if (p / ".hydra").is_dir()), key=_job_sort_key):
+        overrides_file = job_dir / ".hydra" / "overrides.yaml"
+        overrides = list(OmegaConf.load(overrides_file)) if overrides_file.is_file() else []
+        row: dict[str, Any] = {"job": job_dir.name, "overrides": overrides}
+        metrics_file = job_dir / METRICS_FILE
+        if metrics_file.is_file():
+            record = json.loads(metrics_file.read_text())
+            row.update(
+                status=record["status"],
+                seed=record.get("seed"),
+                wall_seconds=record.get("wall_seconds"),
+                metrics=record.get("metrics", {}),
+                error=record.get("error"),
+            )
+        else:
+            row.update(status="failed", seed=None, wall_seconds=None, metrics={}, error="no metrics.json (job crashed)")
+        rows.append(row)
+    return rows
+
+
+def write_summary(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
+    (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+    metric_names = sorted({name for row in rows for name in row["metrics"]})
+    with open(sweep_dir / "summary.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["job", "status", "overrides", "seed", "wall_seconds", *metric_names, "error"])
+        for row in rows:
+            writer.writerow(
+                [row["job"], row["status"], " ".join(row["overrides"]), row["seed"], row["wall_seconds"]]
+                + [row["metrics"].get(name) for name in metric_names]
+                + [row.get("error") or ""]
+            )
+
+
+def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    metric_names = sorted({name for row in rows for name in row["metrics"]})
+    table = Table(title=title, header_style="bold")
+    for column in ["job", "overrides", "status", *metric_names]:
+        table.add_column(column, justify="right" if column in metric_names else "left")
+    for row in rows:
+        style = None if row["status"] == "ok" else "red"
+        cells = [row["job"], " ".join(row["overrides"]), row["status"]]
+        cells += [format_number(row["metrics"].get(name, "")) for name in metric_names]
+        table.add_row(*cells, style=style)
+    return table
+
+
+class SweepSummary(Callback):
+    """Hydra callback: gathers every job's ``metrics.json`` when a multirun ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        global LAST_SUMMARY
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = collect_rows(sweep_dir)
+        write_summary(sweep_dir, rows)
+        LAST_SUMMARY = rows
+        failed = sum(row["status"] != "ok" for row in rows)
+        stdout_console.print(summary_table(f"sweep {sweep_dir} ({len(rows) - failed}/{len(rows)} ok)", rows))

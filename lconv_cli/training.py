@@ -1,0 +1,211 @@
+"""A step-based training loop shared by experiments.
+
+It owns what every experiment needs and none should rewrite: progress display, NaN/inf
+detection, periodic and on-signal checkpoints, exact resume, and per-step logging.
+Resuming restores the model, optimizer, scheduler, the batch generator and the loss
+history, so an interrupted-and-resumed run ends with the same numbers as one that ran
+straight through.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import torch
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from lconv_cli import tracking
+from lconv_cli.console import console
+from lconv_cli.errors import Diverged, RunInterrupted, UserError
+from lconv_cli.record import CHECKPOINT_FILE
+
+log = logging.getLogger(__name__)
+
+StepLoss = Callable[[torch.Generator], torch.Tensor]
+
+
+@dataclass
+class TrainResult:
+    """losses[i] is the training loss of step i + 1; train_seconds counts optimisation time only."""
+
+    steps: int
+    losses: list[float] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+    @property
+    def final_loss(self) -> float:
+        return self.losses[-1] if self.losses else math.nan
+
+
+class _StopFlag:
+    """Turns SIGINT/SIGTERM into a flag checked between steps; a second signal stops at once."""
+
+    def __init__(self) -> None:
+        self.signal_name: str | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.signal_name is not None:
+            raise KeyboardInterrupt
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextmanager
+def _catch_signals() -> Iterator[_StopFlag]:
+    flag = _StopFlag()
+    previous = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, flag)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        yield flag
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    """Runs ``max_steps`` optimisation steps of ``step_loss``.
+
+    Args:
+        model, optimizer, scheduler: the usual; the scheduler (optional) steps once per step.
+        max_steps: total number of steps, counting those done before a resume.
+        out_dir: the run directory; ``checkpoint.pt`` is written there.
+        batch_rng: the generator ``step_loss`` draws batches from (saved in checkpoints).
+        log_every: steps between plain log lines and tracker points.
+        checkpoint_every: steps between periodic checkpoints (0: only at the end and on interrupt).
+        progress: show a rich progress bar when stderr is a terminal.
+        resume_dir: a run directory whose checkpoint to continue from.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        max_steps: int,
+        out_dir: Path,
+        batch_rng: torch.Generator,
+        scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+        log_every: int = 100,
+        checkpoint_every: int = 0,
+        progress: bool = True,
+        resume_dir: Path | None = None,
+        description: str = "train",
+    ) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.max_steps = int(max_steps)
+        self.out_dir = Path(out_dir)
+        self.batch_rng = batch_rng
+        self.log_every = max(1, int(log_every))
+        self.checkpoint_every = int(checkpoint_every)
+        self.show_progress = bool(progress) and console.is_terminal
+        self.resume_dir = Path(resume_dir) if resume_dir else None
+        self.description = description
+        self.result = TrainResult(steps=0)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT_FILE
+
+    def state_dict(self, complete: bool) -> dict:
+        return {
+            "step": self.result.steps,
+            "complete": complete,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "batch_rng": self.batch_rng.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "losses": list(self.result.losses),
+            "train_seconds": self.result.train_seconds,
+        }
+
+    def save_checkpoint(self, complete: bool) -> Path:
+        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
+        torch.save(self.state_dict(complete), tmp)
+        os.replace(tmp, self.checkpoint_path)
+        return self.checkpoint_path
+
+    def load_checkpoint(self, path: Path) -> None:
+        if not path.is_file():
+            raise UserError(f"resume: no checkpoint at {path} (was the run started with this version of lconv?)")
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler and state["scheduler"]:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.batch_rng.set_state(state["batch_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self.result = TrainResult(steps=state["step"], losses=list(state["losses"]), train_seconds=state["train_seconds"])
+        log.info("resumed from %s at step %d/%d", path, self.result.steps, self.max_steps)
+
+    def fit(self, step_loss: StepLoss) -> TrainResult:
+        if self.resume_dir is not None:
+            self.load_checkpoint(self.resume_dir / CHECKPOINT_FILE)
+        self.model.train()
+        log.info("training started: %d steps", self.max_steps)
+        with _catch_signals() as stop, self._progress() as advance:
+            while self.result.steps < self.max_steps:
+                started = time.perf_counter()
+                loss = self._step(step_loss)
+                self.result.train_seconds += time.perf_counter() - started
+                step = self.result.steps
+                advance(step, loss)
+                if step % self.log_every == 0 or step == self.max_steps:
+                    tracking.log({"train/loss": loss}, step=step)
+                    if not self.show_progress:
+                        log.info("step %d/%d  loss %.4e  %.1f s", step, self.max_steps, loss, self.result.train_seconds)
+                if self.checkpoint_every and step % self.checkpoint_every == 0:
+                    self.save_checkpoint(complete=False)
+                if stop.signal_name is not None and step < self.max_steps:
+                    path = self.save_checkpoint(complete=False)
+                    raise RunInterrupted(f"{stop.signal_name} at step {step}/{self.max_steps}; checkpoint {path}")
+        self.save_checkpoint(complete=True)
+        self.model.eval()
+        return self.result
+
+    def _step(self, step_loss: StepLoss) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = step_loss(self.batch_rng)
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise Diverged(
+                f"loss became {value} at step {self.result.steps + 1}; lower the learning rate (trainer.lr)"
+            )
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        self.result.steps += 1
+        self.result.losses.append(value)
+        return value
+
+    @contextmanager
+    def _progress(self) -> Iterator[Callable[[int, float], None]]:
+        if not self.show_progress:
+            yield lambda step, loss: None
+            return
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task(self.description, total=self.max_steps, completed=self.result.steps, loss="-")
+            yield lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3e}")

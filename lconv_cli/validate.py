@@ -1,0 +1,200 @@
+"""Checking overrides before Hydra runs them, so that user errors print one clear line (exit code 2).
+
+Hydra's own messages are several lines with a config-search-path dump; here each failure
+becomes a :class:`~lconv_cli.errors.UserError` naming the problem and the valid choices or fix.
+The check composes the config once per distinct group choice in a sweep and compares
+each overridden value's type with the type of the value it replaces.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException, MissingConfigException, OverrideParseException
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from lconv_cli.errors import UserError
+
+CONFIG_MODULE = "lconv_cli.conf"
+CONFIG_NAME = "config"
+# Hydra plugin configs → the extra of this package that installs the plugin.
+PLUGIN_EXTRAS = {
+    "hydra/launcher/joblib": "joblib",
+    "hydra/launcher/submitit_slurm": "slurm",
+    "hydra/launcher/submitit_local": "slurm",
+}
+INTERNAL_GROUPS = ("hydra", "experiment_scale")
+
+
+@contextmanager
+def config_loader() -> Iterator[Any]:
+    """Hydra's config loader for the bundled config tree (outside any running Hydra app)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+        yield GlobalHydra.instance().config_loader()
+
+
+def list_groups(loader: Any, parent: str = "") -> list[str]:
+    """All user-facing config groups, nested ones as ``a/b``."""
+    groups = []
+    for name in loader.list_groups(parent):
+        path = f"{parent}/{name}" if parent else name
+        if path.split("/")[0] in INTERNAL_GROUPS:
+            continue
+        groups.append(path)
+        groups.extend(list_groups(loader, path))
+    return sorted(groups)
+
+
+def group_options(group: str) -> list[str]:
+    with config_loader() as loader:
+        return sorted(loader.get_group_options(group))
+
+
+def _flat_keys(cfg: Any, prefix: str = "") -> list[str]:
+    keys = []
+    if isinstance(cfg, DictConfig):
+        for key in cfg.keys():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            keys.append(path)
+            keys.extend(_flat_keys(cfg._get_node(key), path))
+    return keys
+
+
+def _missing_config_message(exc: MissingConfigException) -> str:
+    missing = exc.missing_cfg_file or ""
+    if missing in PLUGIN_EXTRAS:
+        extra = PLUGIN_EXTRAS[missing]
+        return f"the '{missing.rsplit('/', 1)[1]}' launcher needs a Hydra plugin: pip install 'lconv_cli[{extra}]'"
+    if missing.startswith("hydra/"):
+        return f"Hydra config '{missing}' not found: install the Hydra plugin that provides it"
+    group, _, choice = missing.rpartition("/")
+    if group.startswith("experiment_scale"):
+        experiment, scale = missing.split("/")[1:3]
+        return f"experiment '{experiment}' has no '{scale}' scale (expected conf/experiment_scale/{missing}.yaml)"
+    if not group:
+        return f"config '{missing}' not found"
+    options = ", ".join(sorted(exc.options or []))
+    return f"unknown {group} '{choice}'; choose one of: {options}"
+
+
+def explain(exc: Exception, known_keys: list[str]) -> str:
+    """One line for a Hydra/OmegaConf composition error."""
+    if isinstance(exc, MissingConfigException):
+        return _missing_config_message(exc)
+    text = str(exc)
+    match = re.search(r"Could not override '([^']+)'", text)
+    if match:
+        key = match.group(1)
+        close = difflib.get_close_matches(key, known_keys, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"to add a new key use +{key}=..."
+        return f"unknown config key '{key}'; {hint}"
+    match = re.search(r"An item is already at '([^']+)'", text)
+    if match:
+        return f"'{match.group(1)}' already exists: drop the '+' to change it"
+    match = re.search(r"Ambiguous value for argument '([^']+)'", text)
+    if match:
+        return f"'{match.group(1)}' is a sweep: add -m to run one job per value, or write key=[a,b] for a list"
+    if isinstance(exc, OverrideParseException):
+        return f"cannot parse override: {text.splitlines()[0]}"
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean (true/false)"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, (list, ListConfig)):
+        return "a list"
+    if isinstance(value, (dict, DictConfig)):
+        return "a mapping"
+    return "a string"
+
+
+def type_mismatch(old: Any, new: Any) -> str | None:
+    """Why ``new`` cannot replace ``old`` (None if it can). null on either side is always allowed;
+    integers may replace numbers; a string accepts whatever Hydra parsed."""
+    if old is None or new is None:
+        return None
+    expected = f"expects {_type_name(old)}"
+    if isinstance(old, bool):
+        return None if isinstance(new, bool) else expected
+    if isinstance(old, int):
+        return None if isinstance(new, int) and not isinstance(new, bool) else expected
+    if isinstance(old, float):
+        return None if isinstance(new, (int, float)) and not isinstance(new, bool) else expected
+    if isinstance(old, (list, ListConfig)):
+        return None if isinstance(new, (list, ListConfig)) else expected
+    if isinstance(old, (dict, DictConfig)):
+        return None if isinstance(new, (dict, DictConfig)) else expected
+    return None
+
+
+def _values(override: Override) -> list[str]:
+    if override.is_sweep_override():
+        return list(override.sweep_string_iterator()) if override.is_discrete_sweep() else []
+    return [override.get_value_element_as_str()]
+
+
+def _variants(parsed: list[Override], groups: set[str]) -> list[list[str]]:
+    """Override lists to compose: every sweep at its first value, plus one per other group choice."""
+    first = []
+    for override in parsed:
+        values = _values(override)
+        if values:
+            first.append(f"{override.get_key_element()}={values[0]}" if not override.is_delete() else override.input_line)
+    variants = [first]
+    for i, override in enumerate(parsed):
+        if override.key_or_group in groups and override.is_sweep_override():
+            for value in _values(override)[1:]:
+                variant = list(first)
+                variant[i] = f"{override.get_key_element()}={value}"
+                variants.append(variant)
+    return variants
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Raise UserError (one line) if the overrides do not make a valid config; sweeps allowed."""
+    with config_loader() as loader:
+        try:
+            parsed = OverridesParser.create(config_loader=loader).parse_overrides(overrides)
+        except HydraException as exc:
+            raise UserError(explain(exc, [])) from None
+        groups = set(list_groups(loader)) | {"hydra/launcher", "hydra/sweeper"}
+        base_overrides = [o for o in parsed if o.key_or_group in groups or o.is_hydra_override() or o.is_delete()]
+        try:
+            base = compose(CONFIG_NAME, overrides=_variants(base_overrides, groups)[0])
+        except (HydraException, OmegaConfBaseException) as exc:
+            raise UserError(explain(exc, [])) from None
+        known = _flat_keys(base)
+        for variant in _variants(parsed, groups):
+            try:
+                compose(CONFIG_NAME, overrides=variant, return_hydra_config=True)
+            except (HydraException, OmegaConfBaseException) as exc:
+                raise UserError(explain(exc, known)) from None
+        parser = OverridesParser.create(config_loader=loader)
+        for override in parsed:
+            if override.key_or_group in groups or override.is_hydra_override() or override.is_delete():
+                continue
+            if override.is_add() or override.is_force_add():
+                continue
+            key = override.key_or_group
+            old = OmegaConf.select(base, key, throw_on_missing=False, throw_on_resolution_failure=False)
+            for value in _values(override):
+                new = parser.parse_override(f"{key}={value}").value()
+                if isinstance(new, (ListConfig, DictConfig)):
+                    new = OmegaConf.to_container(new)
+                problem = type_mismatch(old, new)
+                if problem:
+                    raise UserError(f"{key} {problem}, got {value!r}")
