@@ -15,10 +15,13 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
+from lconv_cli.configuring import choose
 from lconv_cli.data import PairSet, make_rotation_pairs
+from lconv_cli.data.rotation_pairs import OPERATORS
 from lconv_cli.figures import save_figure
 from lconv_cli.lie import generator_cos, rotation_generator_2d
 from lconv_cli.models import ExpGenerator
+from lconv_cli.models.generator import EXP_METHODS
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
 from lconv_cli.training import Trainer, TrainResult
@@ -27,11 +30,10 @@ log = logging.getLogger(__name__)
 
 
 def make_optimizer(params, trainer_cfg: DictConfig) -> torch.optim.Optimizer:
-    if trainer_cfg.optimizer == "adam":
+    name = choose(trainer_cfg.optimizer, ("adam", "sgd"), "trainer.optimizer")
+    if name == "adam":
         return torch.optim.Adam(params, lr=trainer_cfg.lr)
-    if trainer_cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=trainer_cfg.lr, momentum=0.9)
-    raise ValueError(f"trainer.optimizer must be adam or sgd, got {trainer_cfg.optimizer!r}")
+    return torch.optim.SGD(params, lr=trainer_cfg.lr, momentum=0.9)
 
 
 @torch.no_grad()
@@ -83,13 +85,15 @@ def run(cfg: DictConfig) -> dict[str, float]:
     n = int(cfg.data.n)
     reference = rotation_generator_2d(n)
     theta_range = tuple(cfg.data.theta_range_deg)
-    train = make_rotation_pairs(n, cfg.data.num_train, theta_range, cfg.data.operator, rngs["train"]).to(device)
-    test = make_rotation_pairs(n, cfg.data.num_test, theta_range, cfg.data.operator, rngs["test"]).to(device)
+    operator = choose(cfg.data.operator, OPERATORS, "data.operator")
+    method = choose(cfg.model.exp_method, EXP_METHODS, "model.exp_method")
+    train = make_rotation_pairs(n, cfg.data.num_train, theta_range, operator, rngs["train"]).to(device)
+    test = make_rotation_pairs(n, cfg.data.num_test, theta_range, operator, rngs["test"]).to(device)
     log.info("data: %d train / %d test pairs of %dx%d images, θ ~ U%s deg", len(train), len(test), n, n, theta_range)
 
     model = ExpGenerator(
         n * n,
-        method=cfg.model.exp_method,
+        method=method,
         order=cfg.model.taylor_order,
         recursion_steps=cfg.model.recursion_steps,
         init_scale=cfg.model.init_scale,

@@ -15,7 +15,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
 from lconv_cli import tracking
-from lconv_cli.console import metrics_table, stdout_console
+from lconv_cli.console import allow_progress, metrics_table, stdout_console
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.record import write_metrics, write_resolved_config
 
@@ -66,6 +66,7 @@ def run_job(cfg: DictConfig) -> Outcome:
     job = _job_facts(cfg)
     out_dir: Path = job["out_dir"]
     out_dir.mkdir(parents=True, exist_ok=True)
+    allow_progress(not job["parallel"])
     status, error, user_error = "failed", None, False
     metrics: dict[str, float] = {}
     device_name = str(cfg.get("device"))
@@ -113,7 +114,7 @@ def run_job(cfg: DictConfig) -> Outcome:
     )
     outcome = Outcome(status, user_error, out_dir)
     OUTCOMES.append(outcome)
-    if status == "ok" and not job["parallel"]:
+    if status == "ok" and not job["multirun"]:
         stdout_console.print(metrics_table(f"{cfg.task}: {status}", metrics, caption=f"record: {out_dir}"))
     if interrupted:
         raise KeyboardInterrupt

@@ -145,7 +145,7 @@ def run_command(args: list[str]) -> int:
         from lconv_cli.validate import check_overrides
 
         try:
-            check_overrides(overrides)
+            check_overrides(overrides, multirun)
         except UserError as exc:
             return _fail(str(exc))
 

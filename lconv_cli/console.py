@@ -13,7 +13,21 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console(stderr=True)
-stdout_console = Console()
+# Off a terminal (logs, CI, pipes) rich would wrap tables at 80 columns; give them room.
+stdout_console = Console() if Console().is_terminal else Console(width=200)
+
+
+_progress_allowed = True
+
+
+def allow_progress(allowed: bool) -> None:
+    """The runner turns progress bars off for jobs of parallel sweeps (their outputs would interleave)."""
+    global _progress_allowed
+    _progress_allowed = allowed
+
+
+def progress_allowed() -> bool:
+    return _progress_allowed
 
 
 def console_handler(level: str = "INFO") -> logging.Handler:

@@ -63,14 +63,20 @@ def write_summary(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
             )
 
 
+def varying_overrides(rows: list[dict[str, Any]]) -> list[list[str]]:
+    """Each row's overrides minus those shared by every job (what the sweep varies)."""
+    shared = set.intersection(*(set(row["overrides"]) for row in rows)) if rows else set()
+    return [[o for o in row["overrides"] if o not in shared] for row in rows]
+
+
 def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
     metric_names = sorted({name for row in rows for name in row["metrics"]})
     table = Table(title=title, header_style="bold")
     for column in ["job", "overrides", "status", *metric_names]:
         table.add_column(column, justify="right" if column in metric_names else "left")
-    for row in rows:
+    for row, overrides in zip(rows, varying_overrides(rows)):
         style = None if row["status"] == "ok" else "red"
-        cells = [row["job"], " ".join(row["overrides"]), row["status"]]
+        cells = [row["job"], " ".join(overrides), row["status"]]
         cells += [format_number(row["metrics"].get(name, "")) for name in metric_names]
         table.add_row(*cells, style=style)
     return table

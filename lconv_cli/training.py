@@ -23,7 +23,7 @@ import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from lconv_cli import tracking
-from lconv_cli.console import console
+from lconv_cli.console import console, progress_allowed
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.record import CHECKPOINT_FILE
 
@@ -110,7 +110,7 @@ class Trainer:
         self.batch_rng = batch_rng
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = int(checkpoint_every)
-        self.show_progress = bool(progress) and console.is_terminal
+        self.show_progress = bool(progress) and console.is_terminal and progress_allowed()
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self.description = description
         self.result = TrainResult(steps=0)
@@ -155,8 +155,8 @@ class Trainer:
         if self.resume_dir is not None:
             self.load_checkpoint(self.resume_dir / CHECKPOINT_FILE)
         self.model.train()
-        log.info("training started: %d steps", self.max_steps)
         with _catch_signals() as stop, self._progress() as advance:
+            log.info("training started at step %d of %d", self.result.steps, self.max_steps)
             while self.result.steps < self.max_steps:
                 started = time.perf_counter()
                 loss = self._step(step_loss)

@@ -164,13 +164,16 @@ def _variants(parsed: list[Override], groups: set[str]) -> list[list[str]]:
     return variants
 
 
-def check_overrides(overrides: list[str]) -> None:
-    """Raise UserError (one line) if the overrides do not make a valid config; sweeps allowed."""
+def check_overrides(overrides: list[str], multirun: bool = False) -> None:
+    """Raise UserError (one line) if the overrides do not make a valid config (sweeps need ``multirun``)."""
     with config_loader() as loader:
         try:
             parsed = OverridesParser.create(config_loader=loader).parse_overrides(overrides)
         except HydraException as exc:
             raise UserError(explain(exc, [])) from None
+        sweeps = [o.input_line for o in parsed if o.is_sweep_override()]
+        if sweeps and not multirun:
+            raise UserError(f"'{sweeps[0]}' is a sweep: add -m to run one job per value, or write key=[a,b] for a list")
         groups = set(list_groups(loader)) | {"hydra/launcher", "hydra/sweeper"}
         base_overrides = [o for o in parsed if o.key_or_group in groups or o.is_hydra_override() or o.is_delete()]
         try:

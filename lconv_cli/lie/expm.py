@@ -19,6 +19,7 @@ def expm_action(
     order: int = 12,
     substeps: int | None = None,
     max_substep_norm: float = 1.0,
+    max_substeps: int = 1024,
 ) -> torch.Tensor:
     """Approximate exp(θ_b L) v_b by ``substeps`` steps of the order-``order`` Taylor series.
 
@@ -30,14 +31,16 @@ def expm_action(
             L-conv (I + θL/K)^K of Dehmamy et al.
         substeps: number of substeps s (each applies θ/s). ``None`` chooses the smallest s
             with max|θ|·‖L‖₂/s ≤ ``max_substep_norm`` (scaling; the truncation error per
-            substep is then below max_substep_norm^(m+1)/(m+1)!).
+            substep is then below max_substep_norm^(m+1)/(m+1)!), at most ``max_substeps``.
+            Past the cap (max|θ|·‖L‖₂ > max_substeps) the result is inaccurate; that only
+            happens for a generator that is blowing up, and it then overflows to inf/NaN.
 
     Returns:
         (B, d) tensor exp(θ_b L) v_b, same dtype as ``vectors``.
     """
     if substeps is None:
         scale = theta.detach().abs().max().item() * torch.linalg.matrix_norm(generator.detach(), 2).item()
-        substeps = max(1, math.ceil(scale / max_substep_norm)) if math.isfinite(scale) else 1
+        substeps = min(max(1, math.ceil(scale / max_substep_norm)), max_substeps) if math.isfinite(scale) else 1
     step = (theta / substeps)[:, None]
     lt = generator.transpose(0, 1)
     out = vectors

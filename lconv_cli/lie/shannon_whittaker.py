@@ -60,7 +60,10 @@ def _differences(n: int) -> torch.Tensor:
 def sw_shift_matrix(n: int, shift: float, nyquist: str = "keep") -> torch.Tensor:
     """(n, n) matrix S with (S f)_ρ = f(ρ + shift), the SW interpolant read off ``shift`` samples ahead.
 
-    S(a) S(b) = S(a + b); for integer shifts and ``nyquist="keep"`` S is the cyclic permutation.
+    For integer shifts and ``nyquist="keep"`` S is the cyclic permutation. The shifts form a
+    group, S(a) S(b) = S(a + b), for odd n. For even n the Nyquist mode cos(πρ) spoils it:
+    ``keep`` scales that mode by cos(πa), so S(a) S(b) − S(a + b) = sin(πa) sin(πb) P_N
+    (P_N the projector on the mode), and ``drop`` zeroes it, so S(0) ≠ I.
     """
     return sw_kernel(_differences(n) + shift, n, nyquist)
 

@@ -1,0 +1,61 @@
+# lconv: `make demo` installs and runs the default experiment; `make test` installs and runs the tests.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+LCONV := $(BIN)/lconv
+SEEDS ?= 0,1,2
+QUICK ?=
+SCALE := $(if $(QUICK),quick,paper)
+OVERRIDES ?=
+# pip on machines with a local package mirror prints one warning per package; keep the output readable.
+PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
+
+.PHONY: help install demo test test-full fig-so2 reproduce clean clean-results
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## create .venv with the pinned requirements and lconv (editable)
+
+$(VENV)/.installed: requirements.txt setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements.txt 2>&1 | $(PIP_QUIET)
+	$(BIN)/pip install -q -e '.[test,joblib,slurm]' 2>&1 | $(PIP_QUIET)
+	touch $@
+
+demo: install ## install, then run the default experiment (so2_discovery)
+	$(LCONV) run experiment=so2_discovery $(OVERRIDES)
+
+test: install ## install, then run the fast test suite (< 10 min on 2 cores)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+test-full: install ## the fast suite plus the slow tests
+	$(BIN)/python -m pytest -q
+
+# --- paper figures ------------------------------------------------------------------------
+# Results go to fixed directories under results/; a .done stamp marks a finished run
+# (Hydra writes its files before the job, so their presence proves nothing).
+
+results/so2_discovery-$(SCALE)/.done:
+	$(LCONV) run experiment=so2_discovery scale=$(SCALE) logger=none paths.output_dir=results/so2_discovery-$(SCALE) $(OVERRIDES)
+	touch $@
+
+figures/so2_generator-$(SCALE).pdf: results/so2_discovery-$(SCALE)/.done
+	mkdir -p figures
+	cp results/so2_discovery-$(SCALE)/figures/so2_generator.pdf $@
+	cp results/so2_discovery-$(SCALE)/figures/so2_generator.png $(@:.pdf=.png)
+	cp results/so2_discovery-$(SCALE)/metrics.json figures/so2_generator-$(SCALE).metrics.json
+
+fig-so2: install figures/so2_generator-$(SCALE).pdf ## L-conv Fig. 4: learned vs reference so(2) generator (QUICK=1: CPU scale)
+
+reproduce: fig-so2 ## every paper figure and table available so far (QUICK=1 for CPU scale)
+
+clean-results: ## remove results/ and figures/
+	rm -rf results figures
+
+clean: clean-results ## remove the venv, run records and caches
+	rm -rf $(VENV) outputs multirun wandb .pytest_cache build dist *.egg-info

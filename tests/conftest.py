@@ -1,0 +1,37 @@
+"""Shared helpers: run the installed `lconv` command in a subprocess, compose configs in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_module
+from hydra.core.global_hydra import GlobalHydra
+
+LCONV = str(Path(sys.executable).with_name("lconv"))
+# Small, fast runs: seconds each on a 2-core CPU.
+SMOKE = ["scale=smoke", "logger=none"]
+
+
+def lconv(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "WANDB_MODE": "disabled", **(env or {})}
+    return subprocess.run([LCONV, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def read_json(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture
+def compose_cfg():
+    def _compose(overrides=(), return_hydra_config=False):
+        GlobalHydra.instance().clear()
+        with initialize_config_module("lconv_cli.conf", version_base="1.3"):
+            return compose("config", overrides=list(overrides), return_hydra_config=return_hydra_config)
+
+    yield _compose
+    GlobalHydra.instance().clear()
