@@ -47,8 +47,8 @@ def console_handler(level: str = "INFO") -> logging.Handler:
 def format_number(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int) or (value == value and float(value).is_integer() and abs(value) < 1e15):
+        return f"{int(value):,}"
     if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5):
         return f"{value:.4e}"
     return f"{value:.6f}"

@@ -15,7 +15,7 @@ from typing import Any, Iterator, Mapping
 
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class Tracker:
@@ -102,16 +102,17 @@ def _open_wandb(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Track
         dir=str(out_dir),
         config=config,
         reinit="finish_previous",
-        settings=wandb.Settings(init_timeout=float(wcfg.init_timeout), start_method="thread"),
+        settings=wandb.Settings(init_timeout=float(wcfg.init_timeout)),
     )
     try:
         run = wandb.init(mode=mode, **kwargs)
     except Exception as exc:  # no network, bad key, server down: keep the run, log offline
         if mode != "online":
             raise
-        log.warning("W&B online init failed (%s); logging offline instead (sync later with `wandb sync`)", exc)
-        run = wandb.init(mode="offline", **kwargs)
-    log.info("W&B run %s (%s) in %s", run.name, mode if run.settings.mode != "offline" else "offline", out_dir)
+        logger.warning("W&B online init failed (%s); logging offline instead (sync later with `wandb sync`)", exc)
+        mode = "offline"
+        run = wandb.init(mode=mode, **kwargs)
+    logger.info("W&B run %s (%s), files in %s", run.name, mode, out_dir / "wandb")
     return WandbTracker(run)
 
 

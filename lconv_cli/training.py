@@ -17,7 +17,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -30,15 +30,18 @@ from lconv_cli.record import CHECKPOINT_FILE
 log = logging.getLogger(__name__)
 
 StepLoss = Callable[[torch.Generator], torch.Tensor]
+Monitor = Callable[[], Mapping[str, float]]
 
 
 @dataclass
 class TrainResult:
-    """losses[i] is the training loss of step i + 1; train_seconds counts optimisation time only."""
+    """losses[i] is the training loss of step i + 1; train_seconds counts optimisation time only.
+    monitored holds (step, train_seconds, {name: value}) at every log point, if a monitor was given."""
 
     steps: int
     losses: list[float] = field(default_factory=list)
     train_seconds: float = 0.0
+    monitored: list[tuple[int, float, dict[str, float]]] = field(default_factory=list)
 
     @property
     def final_loss(self) -> float:
@@ -85,6 +88,8 @@ class Trainer:
         checkpoint_every: steps between periodic checkpoints (0: only at the end and on interrupt).
         progress: show a rich progress bar when stderr is a terminal.
         resume_dir: a run directory whose checkpoint to continue from.
+        monitor: called at every log point (outside the timed optimisation); its values are
+            logged as ``train/<name>`` and kept in ``TrainResult.monitored``.
     """
 
     def __init__(
@@ -101,6 +106,7 @@ class Trainer:
         progress: bool = True,
         resume_dir: Path | None = None,
         description: str = "train",
+        monitor: Monitor | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -113,6 +119,7 @@ class Trainer:
         self.show_progress = bool(progress) and console.is_terminal and progress_allowed()
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self.description = description
+        self.monitor = monitor
         self.result = TrainResult(steps=0)
 
     @property
@@ -130,6 +137,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "losses": list(self.result.losses),
             "train_seconds": self.result.train_seconds,
+            "monitored": list(self.result.monitored),
         }
 
     def save_checkpoint(self, complete: bool) -> Path:
@@ -148,7 +156,12 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.batch_rng.set_state(state["batch_rng"])
         torch.set_rng_state(state["torch_rng"])
-        self.result = TrainResult(steps=state["step"], losses=list(state["losses"]), train_seconds=state["train_seconds"])
+        self.result = TrainResult(
+            steps=state["step"],
+            losses=list(state["losses"]),
+            train_seconds=state["train_seconds"],
+            monitored=list(state["monitored"]),
+        )
         log.info("resumed from %s at step %d/%d", path, self.result.steps, self.max_steps)
 
     def fit(self, step_loss: StepLoss) -> TrainResult:
@@ -164,7 +177,8 @@ class Trainer:
                 step = self.result.steps
                 advance(step, loss)
                 if step % self.log_every == 0 or step == self.max_steps:
-                    tracking.log({"train/loss": loss}, step=step)
+                    extra = self._monitor(step)
+                    tracking.log({"train/loss": loss, **{f"train/{k}": v for k, v in extra.items()}}, step=step)
                     if not self.show_progress:
                         log.info("step %d/%d  loss %.4e  %.1f s", step, self.max_steps, loss, self.result.train_seconds)
                 if self.checkpoint_every and step % self.checkpoint_every == 0:
@@ -175,6 +189,14 @@ class Trainer:
         self.save_checkpoint(complete=True)
         self.model.eval()
         return self.result
+
+    def _monitor(self, step: int) -> dict[str, float]:
+        if self.monitor is None:
+            return {}
+        with torch.no_grad():
+            values = {k: float(v) for k, v in self.monitor().items()}
+        self.result.monitored.append((step, self.result.train_seconds, values))
+        return values
 
     def _step(self, step_loss: StepLoss) -> float:
         self.optimizer.zero_grad(set_to_none=True)

@@ -1,0 +1,66 @@
+"""Datasets: synthetic rotation pairs, and MNIST-family files read from the data root."""
+
+import gzip
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lconv_cli.data import make_rotation_pairs
+from lconv_cli.data.images import load_idx_dataset, read_idx
+from lconv_cli.errors import DataMissingError
+from lconv_cli.lie import rotation_generator_2d
+
+SHARED_DATA = Path(os.environ.get("LCONV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def test_rotation_pairs_are_seeded_and_exact():
+    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    a = make_rotation_pairs(5, 64, (0.0, 30.0), "swi", gen())
+    b = make_rotation_pairs(5, 64, (0.0, 30.0), "swi", gen())
+    assert torch.equal(a.f, b.f) and torch.equal(a.theta, b.theta) and torch.equal(a.g, b.g)
+    assert a.f.shape == (64, 25) and a.f.dtype == torch.float32
+    assert float(a.f.min()) >= -0.5 and float(a.f.max()) < 0.5
+    assert 0.0 <= float(a.theta.min()) and float(a.theta.max()) < math.radians(30.0)
+    rot = torch.linalg.matrix_exp(float(a.theta[0]) * rotation_generator_2d(5))
+    torch.testing.assert_close(a.g[0].double(), rot @ a.f[0].double(), rtol=0, atol=1e-6)
+    # exp(θL) is orthogonal: norms are kept.
+    torch.testing.assert_close(a.g.norm(dim=1), a.f.norm(dim=1), rtol=1e-5, atol=1e-5)
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_idx_files_round_trip(tmp_path):
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
+    _write_idx(raw / "t10k-images-idx3-ubyte.gz", images)
+    _write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.array([7, 0, 9]))
+    x, y = load_idx_dataset("fashion_mnist", tmp_path, train=False)
+    assert x.dtype == torch.uint8 and torch.equal(x, torch.from_numpy(images.astype(np.uint8)))
+    assert y.tolist() == [7, 0, 9] and y.dtype == torch.int64
+    assert read_idx(raw / "t10k-labels-idx1-ubyte.gz").shape == (3,)
+
+
+def test_missing_dataset_names_the_path_and_the_fixes(tmp_path):
+    with pytest.raises(DataMissingError) as info:
+        load_idx_dataset("mnist", tmp_path, train=True)
+    message = str(info.value)
+    assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte") in message
+    assert "LCONV_DATA" in message and "data.download=true" in message and "\n" not in message
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "MNIST" / "raw").is_dir(), reason="real MNIST not staged on this machine")
+def test_real_mnist_from_the_shared_data_root():
+    x, y = load_idx_dataset("mnist", SHARED_DATA, train=False)
+    assert x.shape == (10000, 28, 28) and y.shape == (10000,)
+    assert torch.bincount(y).tolist()[:3] == [980, 1135, 1032]  # the official test-set class counts
+    x, y = load_idx_dataset("fashion_mnist", SHARED_DATA, train=True)
+    assert x.shape == (60000, 28, 28) and torch.bincount(y).tolist() == [6000] * 10
