@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -55,6 +56,21 @@ def _job_facts(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
+def set_threads(cfg: DictConfig, job: dict[str, Any]) -> None:
+    """Parallel local jobs share the cores: without a limit each would start one thread per core,
+    and oversubscribed OpenMP threads slow every job down many times over."""
+    import torch
+
+    threads = cfg.get("num_threads")
+    n_jobs = HydraConfig.get().launcher.get("n_jobs") if job["parallel"] else None
+    if threads is None and n_jobs:
+        threads = max(1, (os.cpu_count() or 1) // int(n_jobs))
+    if threads:
+        torch.set_num_threads(int(threads))
+    with open_dict(cfg):
+        cfg.num_threads = torch.get_num_threads()  # the record states what was used
+
+
 def run_job(cfg: DictConfig) -> Outcome:
     """Run the experiment named by ``cfg.task`` and write its record. Never raises for a failed run
     (so one failing sweep job does not stop the others), except to pass on an interrupt."""
@@ -67,6 +83,7 @@ def run_job(cfg: DictConfig) -> Outcome:
     out_dir: Path = job["out_dir"]
     out_dir.mkdir(parents=True, exist_ok=True)
     allow_progress(not job["parallel"])
+    set_threads(cfg, job)
     status, error, user_error = "failed", None, False
     metrics: dict[str, float] = {}
     device_name = str(cfg.get("device"))

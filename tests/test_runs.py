@@ -28,7 +28,9 @@ def test_smoke_run_writes_the_record(tmp_path):
     assert set(record["versions"]) == {"lconv", "torch", "python"}
     metrics = record["metrics"]
     assert set(metrics) >= {"generator_cos", "test_mse", "train_seconds"}
-    assert all(math.isfinite(v) for v in metrics.values())
+    not_reached = {"steps_to_cos_0.99", "seconds_to_cos_0.99"}  # smoke is too short to reach 0.99: null
+    assert all(math.isfinite(v) for k, v in metrics.items() if k not in not_reached)
+    assert all(metrics[k] is None for k in not_reached if metrics["generator_cos"] < 0.99)
     assert 0.0 <= metrics["generator_cos"] <= 1.0
     assert metrics["steps"] == 60 and metrics["num_params"] == 49 * 49
     config_text = (run_dir / "config.yaml").read_text()
