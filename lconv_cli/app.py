@@ -18,7 +18,7 @@ from omegaconf import DictConfig, open_dict
 from lconv_cli import tracking
 from lconv_cli.console import allow_progress, metrics_table, stdout_console
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
-from lconv_cli.record import write_metrics, write_resolved_config
+from lconv_cli.record import CHECKPOINT_FILE, write_metrics, write_resolved_config
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +83,12 @@ def run_job(cfg: DictConfig) -> Outcome:
     out_dir: Path = job["out_dir"]
     out_dir.mkdir(parents=True, exist_ok=True)
     allow_progress(not job["parallel"])
-    set_threads(cfg, job)
     status, error, user_error = "failed", None, False
     metrics: dict[str, float] = {}
     device_name = str(cfg.get("device"))
     interrupted = False
     try:
+        set_threads(cfg, job)
         device = resolve_device(str(cfg.device))
         device_name = describe_device(device)
         with open_dict(cfg):
@@ -99,12 +99,9 @@ def run_job(cfg: DictConfig) -> Outcome:
         log.info("%s: seed %s on %s, record in %s", cfg.task, cfg.seed, device_name, out_dir)
         run = get_experiment(str(cfg.task))
         with tracking.open_tracker(cfg, out_dir, job) as tracker:
-            try:
-                metrics = {k: v for k, v in run(cfg).items()}
-                status = "ok"
-            finally:
-                tracker.summary({**metrics, "status": status})
-                tracker.finish(exit_code=0 if status == "ok" else 1)
+            metrics = dict(run(cfg))
+            tracker.summary(metrics)
+        status = "ok"
     except UserError as exc:
         error, user_error = str(exc), True
         log.error("%s", exc)
@@ -113,7 +110,9 @@ def run_job(cfg: DictConfig) -> Outcome:
         log.error("run diverged: %s", exc)
     except (RunInterrupted, KeyboardInterrupt) as exc:
         status, error, interrupted = "interrupted", str(exc) or "KeyboardInterrupt", True
-        log.warning("run interrupted: %s; continue with `lconv run resume=%s`", error, out_dir)
+        resumable = (out_dir / CHECKPOINT_FILE).is_file()
+        hint = f"; continue with `lconv run resume={out_dir}`" if resumable else " before training began"
+        log.warning("run interrupted: %s%s", error, hint)
     except Exception as exc:  # a programming error: traceback goes to run.log
         error = f"{type(exc).__name__}: {exc}"
         log.error("run failed: %s (traceback in %s)", error, out_dir / "run.log")

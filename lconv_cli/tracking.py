@@ -120,8 +120,8 @@ def _open_wandb(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Track
 def open_tracker(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Iterator[Tracker]:
     """Make the tracker chosen by ``cfg.logger.name`` active for the duration of a run.
 
-    ``job`` carries Hydra facts: name, group, choices, overrides. The caller reports the
-    exit code through ``tracker.finish`` (done here with 1 if the block raises).
+    ``job`` carries Hydra facts: name, group, choices, overrides. The tracker is finished with
+    exit code 0, or 1 if the block raises.
     """
     global _active
     name = cfg.logger.name
@@ -132,5 +132,7 @@ def open_tracker(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Iter
     except BaseException:
         tracker.finish(exit_code=1)
         raise
+    else:
+        tracker.finish(exit_code=0)
     finally:
         _active = Tracker()
