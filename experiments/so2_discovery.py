@@ -25,18 +25,12 @@ from lconv_cli.figures import save_figure
 from lconv_cli.lie import generator_cos, rotation_generator_2d
 from lconv_cli.models import ExpGenerator
 from lconv_cli.models.generator import EXP_METHODS
+from lconv_cli.optim import make_optimizer, make_schedule
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
 from lconv_cli.training import Trainer, TrainResult
 
 log = logging.getLogger(__name__)
-
-
-def make_optimizer(params, trainer_cfg: DictConfig) -> torch.optim.Optimizer:
-    name = choose(trainer_cfg.optimizer, ("adam", "sgd"), "trainer.optimizer")
-    if name == "adam":
-        return torch.optim.Adam(params, lr=trainer_cfg.lr)
-    return torch.optim.SGD(params, lr=trainer_cfg.lr, momentum=0.9)
 
 
 @torch.no_grad()
@@ -125,9 +119,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
         pred = model(train.f[idx], train.theta[idx])
         return ((pred - train.g[idx]) ** 2).mean()
 
+    optimizer = make_optimizer(model.parameters(), cfg.trainer)
     trainer = Trainer(
         model,
-        make_optimizer(model.parameters(), cfg.trainer),
+        optimizer,
+        scheduler=make_schedule(optimizer, cfg.trainer),
         max_steps=cfg.trainer.max_steps,
         out_dir=out_dir,
         batch_rng=rngs["batches"],
