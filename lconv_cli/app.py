@@ -131,7 +131,8 @@ def run_job(cfg: DictConfig) -> Outcome:
     outcome = Outcome(status, user_error, out_dir)
     OUTCOMES.append(outcome)
     if status == "ok" and not job["multirun"]:
-        stdout_console.print(metrics_table(f"{cfg.task}: {status}", metrics, caption=f"record: {out_dir}"))
+        stdout_console.print(metrics_table(f"{cfg.task}: {status}", metrics))
+        stdout_console.print(f"record: {out_dir}", soft_wrap=True)
     if interrupted:
         raise KeyboardInterrupt
     return outcome

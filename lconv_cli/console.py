@@ -54,8 +54,8 @@ def format_number(value: object) -> str:
     return f"{value:.6f}"
 
 
-def metrics_table(title: str, metrics: Mapping[str, object], caption: str | None = None) -> Table:
-    table = Table(title=title, caption=caption, show_header=True, header_style="bold")
+def metrics_table(title: str, metrics: Mapping[str, object]) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name, value in metrics.items():
