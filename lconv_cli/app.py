@@ -18,7 +18,7 @@ from omegaconf import DictConfig, open_dict
 from lconv_cli import tracking
 from lconv_cli.console import allow_progress, metrics_table, stdout_console
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
-from lconv_cli.record import CHECKPOINT_FILE, write_metrics, write_resolved_config
+from lconv_cli.record import CHECKPOINT_FILE, LOG_FILE, write_metrics, write_resolved_config
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,6 @@ SEQUENTIAL_LAUNCHERS = ("basic",)
 class Outcome:
     status: str
     user_error: bool
-    out_dir: Path
 
 
 # Outcomes of the jobs run in this process, read by the CLI to choose its exit code.
@@ -115,7 +114,7 @@ def run_job(cfg: DictConfig) -> Outcome:
         log.warning("run interrupted: %s%s", error, hint)
     except Exception as exc:  # a programming error: traceback goes to run.log
         error = f"{type(exc).__name__}: {exc}"
-        log.error("run failed: %s (traceback in %s)", error, out_dir / "run.log")
+        log.error("run failed: %s (traceback in %s)", error, out_dir / LOG_FILE)
         log.debug("traceback:\n%s", traceback.format_exc())
     write_metrics(
         out_dir,
@@ -128,7 +127,7 @@ def run_job(cfg: DictConfig) -> Outcome:
         overrides=job["overrides"],
         error=error,
     )
-    outcome = Outcome(status, user_error, out_dir)
+    outcome = Outcome(status, user_error)
     OUTCOMES.append(outcome)
     if status == "ok" and not job["multirun"]:
         stdout_console.print(metrics_table(f"{cfg.task}: {status}", metrics))

@@ -33,6 +33,9 @@ FLAGS_WITH_VALUE = {
     "-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name",
     "-cd", "--config-dir", "-sc", "--shell-completion", "--experimental-rerun",
 }
+# Hydra runs in exactly one mode; it rejects two of these with a traceback, so check first.
+MODE_FLAGS = {"-r": "--run", "--run": "--run", "-m": "-m", "--multirun": "-m", "-c": "--cfg", "--cfg": "--cfg",
+              "-i": "--info", "--info": "--info", "-sc": "-sc", "--shell-completion": "-sc"}
 INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 # Flags after which Hydra only prints something: no run, so no validation.
 INFORMATIONAL = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion"}
@@ -111,9 +114,8 @@ def resume_overrides(overrides: list[str]) -> list[str]:
 def _exit_code(multirun: bool) -> int:
     from lconv_cli import app, sweep
 
-    if multirun:
-        rows = sweep.LAST_SUMMARY or []
-        return EXIT_OK if rows and all(r["status"] == "ok" for r in rows) else EXIT_FAILED
+    if multirun and sweep.LAST_SUMMARY is not None:
+        return EXIT_OK if all(row["status"] == "ok" for row in sweep.LAST_SUMMARY) else EXIT_FAILED
     if not app.OUTCOMES:
         return EXIT_OK  # --cfg, --help, ...: nothing ran
     last = app.OUTCOMES[-1]
@@ -137,6 +139,9 @@ def run_command(args: list[str]) -> int:
         overrides = resume_overrides(overrides)
     except FileNotFoundError as exc:
         return _fail(str(exc))
+    modes = sorted({MODE_FLAGS[f.split("=")[0]] for f in flags if f.split("=")[0] in MODE_FLAGS})
+    if len(modes) > 1:
+        return _fail(f"{' and '.join(modes)} cannot be combined: use one of -m, --run, --cfg, --info, -sc at a time")
     multirun = any(f in ("-m", "--multirun") for f in flags)
     if multirun and any(o.startswith("resume=") for o in overrides):
         return _fail("resume continues one run; drop -m")

@@ -79,6 +79,3 @@ def write_metrics(
     os.replace(tmp, path)
     return path
 
-
-def read_metrics(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / METRICS_FILE).read_text())

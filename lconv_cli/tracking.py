@@ -57,10 +57,6 @@ class WandbTracker(Tracker):
 _active: Tracker = Tracker()
 
 
-def active() -> Tracker:
-    return _active
-
-
 def log(metrics: Mapping[str, float], step: int | None = None) -> None:
     _active.log(metrics, step)
 

@@ -54,11 +54,6 @@ def list_groups(loader: Any, parent: str = "") -> list[str]:
     return sorted(groups)
 
 
-def group_options(group: str) -> list[str]:
-    with config_loader() as loader:
-        return sorted(loader.get_group_options(group))
-
-
 def _flat_keys(cfg: Any, prefix: str = "") -> list[str]:
     keys = []
     if isinstance(cfg, DictConfig):
