@@ -1,11 +1,29 @@
-"""Lie-algebra math as pure functions: Shannon–Whittaker operators, generators on grids, exp maps, metrics.
+"""Lie-algebra math as pure functions: Shannon–Whittaker operators, generators on grids, exp maps,
+resampling operators, and metrics.
 
 Everything here is deterministic, has no state, and is tested in float64 against closed forms.
 """
 
 from lconv_cli.lie.expm import antisymmetric_expm_action, expm_action
-from lconv_cli.lie.generators import centered_coords, derivative_operators_2d, rotation_generator_2d
-from lconv_cli.lie.metrics import generator_cos
+from lconv_cli.lie.generators import (
+    centered_coords,
+    derivative_operators_2d,
+    field_basis_2d,
+    field_basis_names,
+    field_coefficients,
+    rotation_generator_2d,
+    scaling_generator_2d,
+    vector_field_operator,
+)
+from lconv_cli.lie.metrics import (
+    bracket,
+    closure_error,
+    generator_cos,
+    killing_signature,
+    structure_constants,
+    subspace_similarity,
+)
+from lconv_cli.lie.resampling import bilinear_rotation_matrix, central_difference_generator
 from lconv_cli.lie.shannon_whittaker import (
     sw_derivative_matrix,
     sw_kernel,
@@ -15,13 +33,25 @@ from lconv_cli.lie.shannon_whittaker import (
 
 __all__ = [
     "antisymmetric_expm_action",
+    "bilinear_rotation_matrix",
+    "bracket",
     "centered_coords",
+    "central_difference_generator",
+    "closure_error",
     "derivative_operators_2d",
     "expm_action",
+    "field_basis_2d",
+    "field_basis_names",
+    "field_coefficients",
     "generator_cos",
+    "killing_signature",
     "rotation_generator_2d",
+    "scaling_generator_2d",
+    "structure_constants",
+    "subspace_similarity",
     "sw_derivative_matrix",
     "sw_kernel",
     "sw_kernel_derivative",
     "sw_shift_matrix",
+    "vector_field_operator",
 ]

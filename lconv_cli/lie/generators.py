@@ -42,3 +42,89 @@ def rotation_generator_2d(n: int) -> torch.Tensor:
     dx, dy = derivative_operators_2d(n)
     x, y = coordinate_operators_2d(n)
     return x @ dy - y @ dx
+
+
+def scaling_generator_2d(n: int) -> torch.Tensor:
+    """(n², n²) float64 isotropic scaling generator x∂x + y∂y."""
+    return vector_field_operator(n, lambda x, y: x, lambda x, y: y)
+
+
+def vector_field_operator(n: int, field_x, field_y) -> torch.Tensor:
+    """(n², n²) float64 operator of the vector field a(x, y)∂x + b(x, y)∂y: diag(a)∂x + diag(b)∂y.
+
+    ``field_x`` and ``field_y`` map the pixel coordinate tensors (x, y), each (n²,), to (n²,) values.
+    """
+    dx, dy = derivative_operators_2d(n)
+    x, y = (torch.diagonal(op) for op in coordinate_operators_2d(n))
+    return torch.diag(field_x(x, y)) @ dx + torch.diag(field_y(x, y)) @ dy
+
+
+# Monomials of the vector-field bases, in the order of the neural-symmetry-detection code:
+# first every monomial times ∂x, then every monomial times ∂y.
+_MONOMIALS = {
+    "affine": ("1", "x", "y"),
+    "quadratic": ("1", "x", "y", "x2", "xy", "y2"),
+}
+_MONOMIAL_FN = {
+    "0": lambda x, y: torch.zeros_like(x),
+    "1": lambda x, y: torch.ones_like(x),
+    "x": lambda x, y: x,
+    "y": lambda x, y: y,
+    "x2": lambda x, y: x * x,
+    "xy": lambda x, y: x * y,
+    "y2": lambda x, y: y * y,
+}
+
+
+def field_basis_names(basis: str) -> list[str]:
+    """Names of the basis fields, e.g. ``["∂x", "x∂x", …]`` (6 for ``affine``, 12 for ``quadratic``)."""
+    if basis not in _MONOMIALS:
+        raise ValueError(f"basis must be one of {sorted(_MONOMIALS)}, got {basis!r}")
+    pretty = {"1": "", "x2": "x²", "y2": "y²"}
+    return [f"{pretty.get(m, m)}∂{axis}" for axis in ("x", "y") for m in _MONOMIALS[basis]]
+
+
+def field_basis_2d(n: int, basis: str) -> torch.Tensor:
+    """(k, n², n²) float64 operators of the ``affine`` (k = 6) or ``quadratic`` (k = 12) field basis."""
+    field_basis_names(basis)  # validates the name
+    zero = _MONOMIAL_FN["0"]
+    along_x = [vector_field_operator(n, _MONOMIAL_FN[m], zero) for m in _MONOMIALS[basis]]
+    along_y = [vector_field_operator(n, zero, _MONOMIAL_FN[m]) for m in _MONOMIALS[basis]]
+    return torch.stack(along_x + along_y)
+
+
+# Named transformations as (coefficient of each monomial along ∂x, along ∂y), monomials as above.
+_FIELDS = {
+    "translation_x": ({"1": 1.0}, {}),
+    "translation_y": ({}, {"1": 1.0}),
+    "rotation": ({"y": -1.0}, {"x": 1.0}),  # x∂y − y∂x
+    "scaling": ({"x": 1.0}, {"y": 1.0}),  # x∂x + y∂y
+    "shear": ({"y": 1.0}, {}),  # y∂x
+    "sct_x": ({"x2": 1.0, "y2": -1.0}, {"xy": 2.0}),  # (x² − y²)∂x + 2xy∂y
+    "sct_y": ({"xy": 2.0}, {"y2": 1.0, "x2": -1.0}),  # 2xy∂x + (y² − x²)∂y
+}
+
+
+def field_names() -> list[str]:
+    return sorted(_FIELDS)
+
+
+def field_coefficients(name: str, basis: str) -> torch.Tensor:
+    """(k,) float64 unit-norm coefficients of a named field in the ``affine``/``quadratic`` basis.
+
+    Derived from the field's polynomial form, e.g. SCT_x = (x² − y²)∂x + 2xy∂y →
+    (0,0,0,1,0,−1, 0,0,0,0,2,0)/√6 in the quadratic basis. Raises ValueError if the field
+    does not lie in the basis (the SCTs are not affine).
+    """
+    if name not in _FIELDS:
+        raise ValueError(f"unknown field {name!r}; choose one of {field_names()}")
+    field_basis_names(basis)
+    monomials = _MONOMIALS[basis]
+    coeffs = []
+    for part in _FIELDS[name]:
+        missing = set(part) - set(monomials)
+        if missing:
+            raise ValueError(f"field {name!r} needs monomials {sorted(missing)}, not in the {basis} basis")
+        coeffs += [part.get(m, 0.0) for m in monomials]
+    vec = torch.tensor(coeffs, dtype=torch.float64)
+    return vec / vec.norm()
