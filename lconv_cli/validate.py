@@ -142,13 +142,23 @@ def _values(override: Override) -> list[str]:
     return [override.get_value_element_as_str()]
 
 
+def _is_structural(override: Override, groups: set[str]) -> bool:
+    """Group choices, Hydra's own settings and deletions shape the config; other overrides set values."""
+    return override.key_or_group in groups or override.is_hydra_override() or override.is_delete()
+
+
 def _variants(parsed: list[Override], groups: set[str]) -> list[list[str]]:
-    """Override lists to compose: every sweep at its first value, plus one per other group choice."""
-    first = []
+    """Override lists to compose: every sweep at its first value, plus one per other group choice.
+
+    A continuous sweep (``interval(...)``) cannot be enumerated and is left out of every list.
+    """
+    first: list[str | None] = []
     for override in parsed:
         values = _values(override)
-        if values:
-            first.append(f"{override.get_key_element()}={values[0]}" if not override.is_delete() else override.input_line)
+        if override.is_delete():
+            first.append(override.input_line)
+        else:
+            first.append(f"{override.get_key_element()}={values[0]}" if values else None)
     variants = [first]
     for i, override in enumerate(parsed):
         if override.key_or_group in groups and override.is_sweep_override():
@@ -156,23 +166,24 @@ def _variants(parsed: list[Override], groups: set[str]) -> list[list[str]]:
                 variant = list(first)
                 variant[i] = f"{override.get_key_element()}={value}"
                 variants.append(variant)
-    return variants
+    return [[item for item in variant if item is not None] for variant in variants]
 
 
 def check_overrides(overrides: list[str], multirun: bool = False) -> None:
     """Raise UserError (one line) if the overrides do not make a valid config (sweeps need ``multirun``)."""
     with config_loader() as loader:
+        parser = OverridesParser.create(config_loader=loader)
         try:
-            parsed = OverridesParser.create(config_loader=loader).parse_overrides(overrides)
+            parsed = parser.parse_overrides(overrides)
         except HydraException as exc:
             raise UserError(explain(exc, [])) from None
         sweeps = [o.input_line for o in parsed if o.is_sweep_override()]
         if sweeps and not multirun:
             raise UserError(f"'{sweeps[0]}' is a sweep: add -m to run one job per value, or write key=[a,b] for a list")
         groups = set(list_groups(loader)) | {"hydra/launcher", "hydra/sweeper"}
-        base_overrides = [o for o in parsed if o.key_or_group in groups or o.is_hydra_override() or o.is_delete()]
+        structural = [o for o in parsed if _is_structural(o, groups)]
         try:
-            base = compose(CONFIG_NAME, overrides=_variants(base_overrides, groups)[0])
+            base = compose(CONFIG_NAME, overrides=_variants(structural, groups)[0])
         except (HydraException, OmegaConfBaseException) as exc:
             raise UserError(explain(exc, [])) from None
         known = _flat_keys(base)
@@ -181,11 +192,8 @@ def check_overrides(overrides: list[str], multirun: bool = False) -> None:
                 compose(CONFIG_NAME, overrides=variant, return_hydra_config=True)
             except (HydraException, OmegaConfBaseException) as exc:
                 raise UserError(explain(exc, known)) from None
-        parser = OverridesParser.create(config_loader=loader)
         for override in parsed:
-            if override.key_or_group in groups or override.is_hydra_override() or override.is_delete():
-                continue
-            if override.is_add() or override.is_force_add():
+            if _is_structural(override, groups) or override.is_add() or override.is_force_add():
                 continue
             key = override.key_or_group
             old = OmegaConf.select(base, key, throw_on_missing=False, throw_on_resolution_failure=False)

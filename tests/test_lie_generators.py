@@ -37,7 +37,6 @@ def test_rotation_generator_closed_form_on_plane_wave(n):
     # f = cos(w x): ∂x f = −w sin(w x), ∂y f = 0, so (x∂y − y∂x) f = y·w·sin(w x), exactly.
     w = 2 * math.pi / n
     k = torch.arange(n, dtype=torch.float64)
-    x = centered_coords(n)[None, :].expand(n, n)
     y = centered_coords(n)[:, None].expand(n, n)
     f = torch.cos(w * k)[None, :].expand(n, n)
     expected = y * w * torch.sin(w * k)[None, :]

@@ -2,8 +2,6 @@
 
 import csv
 
-import pytest
-
 from tests.conftest import SMOKE, lconv, read_json
 
 

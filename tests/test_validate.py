@@ -35,6 +35,10 @@ def test_sweep_values_are_checked_too():
         check_overrides(["trainer.lr=0.01,x"], multirun=True)
     with pytest.raises(UserError, match="unknown experiment 'nope'"):
         check_overrides(["experiment=so2_discovery,nope"], multirun=True)
+    # A continuous sweep cannot be enumerated; it must not upset the checks of the others.
+    check_overrides(["trainer.lr=interval(0.01,0.1)", "seed=0,1"], multirun=True)
+    with pytest.raises(UserError, match="unknown experiment 'nope'"):
+        check_overrides(["trainer.lr=interval(0.01,0.1)", "experiment=so2_discovery,nope"], multirun=True)
 
 
 def test_valid_overrides_pass():
