@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full fig-so2 reproduce clean clean-results
+.PHONY: help install demo test test-full fig-so2 fig-translation reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -52,7 +52,19 @@ figures/so2_generator-$(SCALE).pdf: results/so2_discovery-$(SCALE)/.done
 
 fig-so2: install figures/so2_generator-$(SCALE).pdf ## L-conv Fig. 4: learned vs reference so(2) generator (QUICK=1: CPU scale)
 
-reproduce: fig-so2 ## every paper figure and table available so far (QUICK=1 for CPU scale)
+results/translation_1d-$(SCALE)/.done:
+	$(LCONV) run experiment=translation_1d scale=$(SCALE) logger=none paths.output_dir=results/translation_1d-$(SCALE) $(OVERRIDES)
+	touch $@
+
+figures/translation_shifts-$(SCALE).pdf: results/translation_1d-$(SCALE)/.done
+	mkdir -p figures
+	cp results/translation_1d-$(SCALE)/figures/translation_shifts.pdf $@
+	cp results/translation_1d-$(SCALE)/figures/translation_shifts.png $(@:.pdf=.png)
+	cp results/translation_1d-$(SCALE)/metrics.json figures/translation_shifts-$(SCALE).metrics.json
+
+fig-translation: install figures/translation_shifts-$(SCALE).pdf ## L-conv Fig. 6: 1D shifts from the learned generator (QUICK=1: CPU scale)
+
+reproduce: fig-so2 fig-translation ## every paper figure and table available so far (QUICK=1 for CPU scale)
 
 clean-results: ## remove results/ and figures/
 	rm -rf results figures

@@ -1,18 +1,26 @@
 """so2_discovery: learn the infinitesimal generator of 2D rotations from image pairs (L-conv, Fig. 4).
 
-Data: pairs (f, T(θ) f) of seeded random n×n images, T(θ) = exp(θ L_SW) (see ``conf/data``).
-Model: a learnable generator L applied as exp(θ L) f with θ known, trained on the MSE.
-Metrics (test split): ``generator_cos`` = |cos| between L and the data's own generator L_SW,
-``test_mse``, ``test_rel_mse`` (MSE over the target's variance), ``train_seconds``, and
-``steps_to_cos_0.99`` / ``seconds_to_cos_0.99``: the first log point (every ``trainer.log_every``
-steps) at which the cosine reached 0.99 (NaN if it never did).
+Data: pairs (f, T(θ) f) of seeded random n×n images (``conf/data/rotation_pairs.yaml``), rotated by
+``swi`` = exp(θ L_SW) (an exact group) or ``bilinear`` (the official code's grid_sample).
+Models (``model=``): ``generator`` (θ known), ``generator_t`` (θ predicted from the pair),
+``recursive_angle`` and ``fixed_angle`` (the paper's two L-conv models), ``lstsq`` (closed form
+plus least-squares polish: the ceiling for single-generator models).
+
+Metrics (test split): ``generator_cos_data`` = |cos| to the data's own generator (L_SW for swi
+data, the central-difference generator G_cd of the bilinear operator for bilinear data);
+``generator_cos_sw`` = |cos| to L_SW (the paper's score; ``data.conventions=paper`` builds it as
+the official code did); ``fit_residual`` = ‖exp(αθL) f − g‖ / ‖g − f‖ at the best scale α
+(``generator_scale``); the model's own test loss; time to |cos_data| ≥ 0.99.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import torch
@@ -20,10 +28,13 @@ from omegaconf import DictConfig
 
 from lconv_cli.configuring import choose
 from lconv_cli.data import PairSet, make_rotation_pairs
-from lconv_cli.data.rotation_pairs import OPERATORS
+from lconv_cli.data.rotation_pairs import ROTATIONS
+from lconv_cli.errors import UserError
 from lconv_cli.figures import save_figure
-from lconv_cli.lie import generator_cos, rotation_generator_2d
-from lconv_cli.models import ExpGenerator
+from lconv_cli.generators_file import FILE_NAME, load_generators, save_generators
+from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_cos, rotation_generator_2d
+from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, polish_generator
+from lconv_cli.models import ExpGenerator, FixedAngleStep, RecursiveAngleNet, UnknownAngleGenerator
 from lconv_cli.models.generator import EXP_METHODS
 from lconv_cli.optim import make_optimizer, make_schedule
 from lconv_cli.registry import register
@@ -32,20 +43,224 @@ from lconv_cli.training import Trainer, TrainResult
 
 log = logging.getLogger(__name__)
 
+COS_TARGET = 0.99
+RESIDUAL_PAIRS = 2000  # test pairs used for fit_residual (its α search runs many exponentials)
+
+
+@dataclass
+class Context:
+    """What every variant gets: the config, data, references and run plumbing."""
+
+    cfg: DictConfig
+    train: PairSet
+    test: PairSet
+    data_reference: torch.Tensor
+    device: torch.device
+    out_dir: Path
+    rngs: dict[str, torch.Generator]
+    curriculum: float = 0.0
+    active: Trainer | None = None
+    by_angle: torch.Tensor | None = None
+
+    def monitor(self, learned: Callable[[], torch.Tensor]) -> Callable[[], dict[str, float]]:
+        return lambda: {"generator_cos_data": generator_cos(learned(), self.data_reference)}
+
+    def trainer(self, model: torch.nn.Module, learned: Callable[[], torch.Tensor], description: str) -> Trainer:
+        optimizer = make_optimizer(model.parameters(), self.cfg.trainer)
+        self.active = Trainer(
+            model,
+            optimizer,
+            scheduler=make_schedule(optimizer, self.cfg.trainer),
+            max_steps=self.cfg.trainer.max_steps,
+            out_dir=self.out_dir,
+            batch_rng=self.rngs["batches"],
+            log_every=self.cfg.trainer.log_every,
+            checkpoint_every=self.cfg.trainer.checkpoint_every,
+            progress=self.cfg.trainer.progress,
+            resume_dir=self.cfg.resume,
+            description=description,
+            monitor=self.monitor(learned),
+        )
+        return self.active
+
+    def batch(self, rng: torch.Generator) -> torch.Tensor:
+        """Indices of a training batch. With an angle curriculum c > 0, step s draws from the
+        fraction min(1, s / (c·max_steps)) of pairs with the smallest |θ| (at least one batch)."""
+        size = int(self.cfg.trainer.batch_size)
+        if self.curriculum <= 0 or self.active is None:
+            return torch.randint(len(self.train), (size,), generator=rng).to(self.device)
+        if self.by_angle is None:
+            self.by_angle = torch.argsort(self.train.theta.abs().cpu())
+        ramp = (self.active.result.steps + 1) / (self.curriculum * self.active.max_steps)
+        allowed = min(len(self.train), max(size, math.ceil(min(1.0, ramp) * len(self.train))))
+        return self.by_angle[torch.randint(allowed, (size,), generator=rng)].to(self.device)
+
+
+@dataclass
+class Fit:
+    """A variant's result: the learned (d, d) generator, its training record, and its own metrics."""
+
+    generator: torch.Tensor
+    result: TrainResult
+    metrics: dict[str, float] = field(default_factory=dict)
+
 
 @torch.no_grad()
-def evaluate_mse(model: ExpGenerator, pairs: PairSet, chunk: int = 4096) -> tuple[float, float]:
-    """(MSE, MSE / Var(target)) of exp(θL) f against T(θ) f over all pairs."""
-    total = 0.0
-    for start in range(0, len(pairs), chunk):
-        sl = slice(start, start + chunk)
-        pred = model(pairs.f[sl], pairs.theta[sl])
-        total += float(((pred - pairs.g[sl]) ** 2).sum(dtype=torch.float64))
-    mse = total / pairs.g.numel()
-    return mse, mse / float(pairs.g.var())
+def _chunked_mse(fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]], num: int, chunk: int = 4096) -> tuple[float, float]:
+    """(MSE, MSE / Var(target)) of fn(slice) = (prediction, target) over ``num`` items in chunks."""
+    total, count, targets = 0.0, 0, []
+    for start in range(0, num, chunk):
+        pred, target = fn(slice(start, start + chunk))
+        total += float(((pred - target) ** 2).sum(dtype=torch.float64))
+        count += target.numel()
+        targets.append(target.flatten().double())
+    mse = total / count
+    return mse, mse / float(torch.cat(targets).var())
 
 
-COS_TARGET = 0.99
+def fit_generator(ctx: Context) -> Fit:
+    """θ known: minimise ‖exp(θL) f − g‖²."""
+    cfg, train, test = ctx.cfg, ctx.train, ctx.test
+    n = int(cfg.data.n)
+    model = ExpGenerator(
+        n * n,
+        method=choose(cfg.model.exp_method, EXP_METHODS, "model.exp_method"),
+        order=cfg.model.taylor_order,
+        recursion_steps=cfg.model.recursion_steps,
+        init_scale=cfg.model.init_scale,
+        generator=ctx.rngs["init"],
+    ).to(ctx.device)
+
+    def step_loss(rng: torch.Generator) -> torch.Tensor:
+        idx = ctx.batch(rng)
+        return ((model(train.f[idx], train.theta[idx]) - train.g[idx]) ** 2).mean()
+
+    result = ctx.trainer(model, lambda: model.generator_matrix, "so2 generator").fit(step_loss)
+    mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.theta[s]), test.g[s]), len(test))
+    return Fit(model.generator_matrix.detach(), result, {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)})
+
+
+def num_params(model: torch.nn.Module) -> int:
+    """Trained parameters (fixed generators are buffers and do not count)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+def fit_generator_t(ctx: Context) -> Fit:
+    """θ unknown: a small network predicts θ from the pair; L̂ (normalised) is learned jointly."""
+    cfg, train, test = ctx.cfg, ctx.train, ctx.test
+    n = int(cfg.data.n)
+    model = UnknownAngleGenerator(
+        n * n,
+        num_features=cfg.model.num_features,
+        hidden=cfg.model.hidden,
+        init_scale=cfg.model.init_scale,
+        order=cfg.model.taylor_order,
+        generator=ctx.rngs["init"],
+    ).to(ctx.device)
+
+    def step_loss(rng: torch.Generator) -> torch.Tensor:
+        idx = ctx.batch(rng)
+        return ((model(train.f[idx], train.g[idx])[0] - train.g[idx]) ** 2).mean()
+
+    result = ctx.trainer(model, lambda: model.generator_matrix, "so2 generator_t").fit(step_loss)
+    mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.g[s])[0], test.g[s]), len(test))
+    with torch.no_grad():
+        predicted = torch.cat([model.predict_theta(test.f[s:s + 4096], test.g[s:s + 4096]) for s in range(0, len(test), 4096)])
+    return Fit(
+        model.generator_matrix.detach(),
+        result,
+        {"test_mse": mse, "test_rel_mse": rel, "theta_r2": affine_r2(predicted, test.theta), "num_params": num_params(model)},
+    )
+
+
+def affine_r2(predicted: torch.Tensor, truth: torch.Tensor) -> float:
+    """R² of the best affine fit truth ≈ a·predicted + b (θ̂ is only defined up to scale)."""
+    x, y = predicted.double().cpu(), truth.double().cpu()
+    if float(y.var()) == 0.0:
+        return math.nan
+    design = torch.stack([x, torch.ones_like(x)], 1)
+    resid = y - design @ torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
+    return float(1 - resid.pow(2).mean() / y.var(unbiased=False))
+
+
+def _fixed_generator(cfg: DictConfig, dim: int) -> torch.Tensor | None:
+    if cfg.get("generators") is None:
+        return None
+    data = load_generators(cfg.generators, dim=dim, count=1)
+    log.info("fixed generator from %s (found by %s)", cfg.generators, data["source"].get("task", "?"))
+    return data["generators"].float()
+
+
+def fit_recursive_angle(ctx: Context) -> Fit:
+    """The paper's recursive L-conv: regress θ from the pair; read L off the shared L-conv layer."""
+    cfg, train, test = ctx.cfg, ctx.train, ctx.test
+    dim = int(cfg.data.n) ** 2
+    model = RecursiveAngleNet(
+        dim,
+        channels=cfg.model.channels,
+        rec=cfg.model.rec,
+        hidden=cfg.model.hidden,
+        fixed_generator=_fixed_generator(cfg, dim),
+        generator=ctx.rngs["init"],
+    ).to(ctx.device)
+
+    def step_loss(rng: torch.Generator) -> torch.Tensor:
+        idx = ctx.batch(rng)
+        return ((model(train.f[idx], train.g[idx]) - train.theta[idx]) ** 2).mean()
+
+    result = ctx.trainer(model, lambda: model.generator_matrix, "so2 recursive_angle").fit(step_loss)
+    with torch.no_grad():
+        mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.g[s]), test.theta[s]), len(test))
+    return Fit(model.generator_matrix.detach(), result, {"test_theta_mse": mse, "test_theta_rel_mse": rel, "num_params": num_params(model)})
+
+
+def fit_fixed_angle(ctx: Context) -> Fit:
+    """The paper's fixed-angle model: y = f + w·L f at one angle θ; the generator is w·L/θ."""
+    cfg, train, test = ctx.cfg, ctx.train, ctx.test
+    low, high = cfg.data.theta_range_deg
+    if low != high or low == 0:
+        raise UserError(f"model=fixed_angle needs one nonzero angle, e.g. data.theta_range_deg=[18,18]; got [{low}, {high}]")
+    theta = math.radians(low)
+    model = FixedAngleStep(int(cfg.data.n) ** 2, generator=ctx.rngs["init"]).to(ctx.device)
+
+    def step_loss(rng: torch.Generator) -> torch.Tensor:
+        idx = ctx.batch(rng)
+        return ((model(train.f[idx]) - train.g[idx]) ** 2).mean()
+
+    result = ctx.trainer(model, lambda: model.generator_matrix(theta), "so2 fixed_angle").fit(step_loss)
+    with torch.no_grad():
+        mse, rel = _chunked_mse(lambda s: (model(test.f[s]), test.g[s]), len(test))
+    return Fit(model.generator_matrix(theta).detach(), result, {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)})
+
+
+def fit_lstsq(ctx: Context) -> Fit:
+    """Closed form (least-squares T at small angles, matrix log / θ), then least-squares polish."""
+    cfg, train = ctx.cfg, ctx.train
+    started = time.perf_counter()
+    closed, transform, theta_bar = closed_form_generator(train.f, train.theta, train.g, cfg.model.pairs_per_unknown)
+    first_order = (transform - torch.eye(transform.shape[0], dtype=transform.dtype)) / theta_bar
+    num = min(len(train), int(cfg.model.polish_pairs))
+    polished = closed
+    if int(cfg.model.polish_iters) > 0 and num > 0:
+        polished = polish_generator(closed, train.f[:num], train.theta[:num], train.g[:num], int(cfg.model.polish_iters))
+    seconds = time.perf_counter() - started
+    sw = rotation_generator_2d(int(cfg.data.n), cfg.data.conventions)
+    extra = {
+        "closed_form_cos_data": generator_cos(closed, ctx.data_reference),
+        "closed_form_cos_sw": generator_cos(closed, sw),
+        "first_order_cos_sw": generator_cos(first_order, sw),
+        "closed_form_theta_deg": math.degrees(theta_bar),
+    }
+    return Fit(polished, TrainResult(steps=0, train_seconds=seconds), extra)
+
+
+VARIANTS: dict[str, Callable[[Context], Fit]] = {
+    "generator": fit_generator,
+    "generator_t": fit_generator_t,
+    "recursive_angle": fit_recursive_angle,
+    "fixed_angle": fit_fixed_angle,
+    "lstsq": fit_lstsq,
+}
 
 
 def first_reaching(result: TrainResult, name: str, target: float) -> tuple[float, float]:
@@ -56,36 +271,36 @@ def first_reaching(result: TrainResult, name: str, target: float) -> tuple[float
     return math.nan, math.nan
 
 
-def plot_generators(learned: torch.Tensor, reference: torch.Tensor, result: TrainResult, cos: float):
-    """Learned L, reference L (scaled to the learned norm), their difference, the loss and |cos| curves."""
+def _aligned(matrix: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``matrix`` scaled (sign included) to best match ``like`` in the Frobenius sense."""
+    matrix, like = matrix.double().cpu(), like.double().cpu()
+    return matrix * float((matrix * like).sum()) / max(float((matrix * matrix).sum()), 1e-300)
+
+
+def plot_generators(learned: torch.Tensor, references: dict[str, torch.Tensor], result: TrainResult, title: str):
+    """Learned L next to each reference (scaled to it), and the training curves."""
     learned = learned.detach().double().cpu()
-    reference = reference.double().cpu()
-    sign = 1.0 if float((learned * reference).sum()) >= 0 else -1.0
-    scaled_ref = sign * reference * learned.norm() / reference.norm()
-    fig, axes = plt.subplots(1, 4, figsize=(17, 4))
-    vmax = float(scaled_ref.abs().max())
-    diff = learned - scaled_ref
-    dmax = max(float(diff.abs().max()), 1e-300)
-    panels = [
-        (f"learned L (|cos| = {cos:.6f})", learned, vmax),
-        ("reference L_SW (scaled to ‖L‖)", scaled_ref, vmax),
-        (f"difference (max |Δ| = {dmax:.1e})", diff, dmax),
-    ]
-    for ax, (title, mat, limit) in zip(axes, panels):
-        im = ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(title)
+    panels = [(f"learned L ({title})", _aligned(learned, next(iter(references.values()))))]
+    for name, ref in references.items():
+        panels.append((f"{name} (|cos| = {generator_cos(learned, ref):.4f})", ref.double().cpu()))
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.3 * (len(panels) + 1), 4))
+    for ax, (name, mat) in zip(axes, panels):
+        limit = float(mat.abs().max()) or 1.0
+        ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(name, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    axes[3].semilogy(range(1, len(result.losses) + 1), result.losses)
-    axes[3].set_xlabel("step")
-    axes[3].set_ylabel("train MSE")
-    axes[3].set_title("training loss and |cos| to L_SW")
+    ax = axes[-1]
+    if result.losses:
+        ax.semilogy(range(1, len(result.losses) + 1), result.losses)
+        ax.set_xlabel("step")
+        ax.set_ylabel("train loss")
     if result.monitored:
-        twin = axes[3].twinx()
-        twin.plot([m[0] for m in result.monitored], [m[2]["generator_cos"] for m in result.monitored], color="tab:orange")
-        twin.set_ylabel("|cos(L, L_SW)|", color="tab:orange")
+        twin = ax.twinx()
+        twin.plot([m[0] for m in result.monitored], [m[2]["generator_cos_data"] for m in result.monitored], color="tab:orange")
+        twin.set_ylabel("|cos| to the data's generator", color="tab:orange")
         twin.set_ylim(0, 1.02)
+    ax.set_title("training", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -96,60 +311,39 @@ def run(cfg: DictConfig) -> dict[str, float]:
     out_dir = Path(cfg.paths.output_dir)
     rngs = seeded_generators(int(cfg.seed), "train", "test", "init", "batches")
     n = int(cfg.data.n)
-    reference = rotation_generator_2d(n)
+    rotation = choose(cfg.data.rotation, ROTATIONS, "data.rotation")
+    conventions = choose(cfg.data.conventions, CONVENTIONS, "data.conventions")
+    variant = choose(cfg.model.name, VARIANTS, "model")
     theta_range = tuple(cfg.data.theta_range_deg)
-    operator = choose(cfg.data.operator, OPERATORS, "data.operator")
-    method = choose(cfg.model.exp_method, EXP_METHODS, "model.exp_method")
-    train = make_rotation_pairs(n, cfg.data.num_train, theta_range, operator, rngs["train"]).to(device)
-    test = make_rotation_pairs(n, cfg.data.num_test, theta_range, operator, rngs["test"]).to(device)
-    log.info("data: %d train / %d test pairs of %dx%d images, θ ~ U%s deg", len(train), len(test), n, n, theta_range)
+    train = make_rotation_pairs(n, cfg.data.num_train, theta_range, rotation, rngs["train"], conventions).to(device)
+    test = make_rotation_pairs(n, cfg.data.num_test, theta_range, rotation, rngs["test"], conventions).to(device)
+    log.info("data: %d train / %d test pairs of %dx%d images, %s rotation, θ ~ U%s deg", len(train), len(test), n, n, rotation, theta_range)
 
-    model = ExpGenerator(
-        n * n,
-        method=method,
-        order=cfg.model.taylor_order,
-        recursion_steps=cfg.model.recursion_steps,
-        init_scale=cfg.model.init_scale,
-        generator=rngs["init"],
-    ).to(device)
-    batch_size = int(cfg.trainer.batch_size)
+    sw = rotation_generator_2d(n, conventions)
+    data_reference = sw if rotation == "swi" else central_difference_generator(n)
+    ctx = Context(cfg, train, test, data_reference.to(device), device, out_dir, rngs, float(cfg.model.get("curriculum", 0.0)))
+    fit = VARIANTS[variant](ctx)
 
-    def step_loss(batch_rng: torch.Generator) -> torch.Tensor:
-        idx = torch.randint(len(train), (batch_size,), generator=batch_rng).to(device)
-        pred = model(train.f[idx], train.theta[idx])
-        return ((pred - train.g[idx]) ** 2).mean()
-
-    optimizer = make_optimizer(model.parameters(), cfg.trainer)
-    trainer = Trainer(
-        model,
-        optimizer,
-        scheduler=make_schedule(optimizer, cfg.trainer),
-        max_steps=cfg.trainer.max_steps,
-        out_dir=out_dir,
-        batch_rng=rngs["batches"],
-        log_every=cfg.trainer.log_every,
-        checkpoint_every=cfg.trainer.checkpoint_every,
-        progress=cfg.trainer.progress,
-        resume_dir=cfg.resume,
-        description="so2_discovery",
-        monitor=lambda: {"generator_cos": generator_cos(model.generator_matrix, reference)},
-    )
-    result = trainer.fit(step_loss)
-
-    learned = model.generator_matrix.detach()
-    cos = generator_cos(learned, reference)
-    steps_to_target, seconds_to_target = first_reaching(result, "generator_cos", COS_TARGET)
-    test_mse, test_rel_mse = evaluate_mse(model, test)
-    torch.save({"learned": learned.cpu(), "reference": reference}, out_dir / "generators.pt")
-    save_figure(plot_generators(learned, reference, result, cos), out_dir, "so2_generator", pdf=True)
-    return {
-        "generator_cos": cos,
-        "test_mse": test_mse,
-        "test_rel_mse": test_rel_mse,
-        "final_train_loss": result.final_loss,
-        "train_seconds": result.train_seconds,
+    learned = fit.generator.detach().cpu()
+    k = min(len(test), RESIDUAL_PAIRS)
+    scale, residual = best_scale_residual(learned, test.f[:k], test.theta[:k], test.g[:k])
+    steps_to_target, seconds_to_target = first_reaching(fit.result, "generator_cos_data", COS_TARGET)
+    metrics = {
+        "generator_cos_data": generator_cos(learned, data_reference),
+        "generator_cos_sw": generator_cos(learned, sw),
+        "fit_residual": residual,
+        "generator_scale": scale,
+        **fit.metrics,
+        "final_train_loss": fit.result.final_loss,
+        "train_seconds": fit.result.train_seconds,
         "steps_to_cos_0.99": steps_to_target,
         "seconds_to_cos_0.99": seconds_to_target,
-        "steps": result.steps,
-        "num_params": sum(p.numel() for p in model.parameters()),
+        "steps": fit.result.steps,
     }
+    source = {"task": cfg.task, "model": variant, "run_dir": str(out_dir), "metrics": metrics}
+    save_generators(out_dir / FILE_NAME, (scale * learned)[None], [n, n], ["rotation"], source)
+    references = {"L_SW" + (" (paper grid)" if conventions == "paper" else ""): sw}
+    if rotation == "bilinear":
+        references["G_cd (bilinear)"] = data_reference
+    save_figure(plot_generators(learned, references, fit.result, variant), out_dir, "so2_generator", pdf=True)
+    return metrics

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from lconv_cli.configuring import choose
 
 OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "step")
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], trainer_cfg: DictConfig) -> torch.optim.Optimizer:
@@ -22,7 +22,9 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], trainer_cfg: DictConfig
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, trainer_cfg: DictConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """``trainer.lr_schedule``: constant (None), or cosine annealing to 0 over ``trainer.max_steps``.
+    """``trainer.lr_schedule``: constant (None), cosine annealing to 0 over ``trainer.max_steps``, or
+    step: multiply by ``trainer.lr_gamma`` every ``trainer.lr_step_every`` steps (the L-conv
+    notebooks' StepLR, γ = 0.7 per epoch).
 
     Annealing matters for exact-recovery problems: at a constant rate Adam keeps taking
     lr-sized steps once the gradients vanish, and the loss climbs back from its floor.
@@ -30,4 +32,6 @@ def make_schedule(optimizer: torch.optim.Optimizer, trainer_cfg: DictConfig) -> 
     name = choose(trainer_cfg.lr_schedule, SCHEDULES, "trainer.lr_schedule")
     if name == "constant":
         return None
+    if name == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(trainer_cfg.lr_step_every), gamma=float(trainer_cfg.lr_gamma))
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=int(trainer_cfg.max_steps))

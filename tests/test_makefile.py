@@ -21,6 +21,6 @@ def test_reproduce_quick_builds_the_so2_figure(tmp_path):
     for name in ("so2_generator-quick.pdf", "so2_generator-quick.png", "so2_generator-quick.metrics.json"):
         assert (tmp_path / "figures" / name).is_file(), name
     record = json.loads((tmp_path / "figures" / "so2_generator-quick.metrics.json").read_text())
-    assert record["status"] == "ok" and record["metrics"]["generator_cos"] >= 0.99
+    assert record["status"] == "ok" and record["metrics"]["generator_cos_data"] >= 0.99
     again = subprocess.run([*make, "reproduce"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "lconv run" not in again.stdout  # up to date: nothing reruns

@@ -27,16 +27,16 @@ def test_smoke_run_writes_the_record(tmp_path):
     assert record["device"] == ("cpu" if not torch.cuda.is_available() else record["device"])
     assert set(record["versions"]) == {"lconv", "torch", "python"}
     metrics = record["metrics"]
-    assert set(metrics) >= {"generator_cos", "test_mse", "train_seconds"}
+    assert set(metrics) >= {"generator_cos_data", "test_mse", "train_seconds"}
     not_reached = {"steps_to_cos_0.99", "seconds_to_cos_0.99"}  # smoke is too short to reach 0.99: null
     assert all(math.isfinite(v) for k, v in metrics.items() if k not in not_reached)
-    assert all(metrics[k] is None for k in not_reached if metrics["generator_cos"] < 0.99)
-    assert 0.0 <= metrics["generator_cos"] <= 1.0
+    assert all(metrics[k] is None for k in not_reached if metrics["generator_cos_data"] < 0.99)
+    assert 0.0 <= metrics["generator_cos_data"] <= 1.0
     assert metrics["steps"] == 60 and metrics["num_params"] == 49 * 49
     config_text = (run_dir / "config.yaml").read_text()
     assert "${" not in config_text and str(run_dir.resolve()) in config_text or str(run_dir) in config_text
     assert "training started" in (run_dir / "run.log").read_text()
-    assert "generator_cos" in proc.stdout  # results table
+    assert "generator_cos_data" in proc.stdout  # results table
 
 
 def test_same_seed_same_metrics(tmp_path):
@@ -46,7 +46,7 @@ def test_same_seed_same_metrics(tmp_path):
         assert proc.returncode == 0, proc.stderr
         records.append(read_json(tmp_path / name / "metrics.json")["metrics"])
     assert comparable(records[0]) == comparable(records[1])
-    assert records[0]["generator_cos"] != records[2]["generator_cos"]
+    assert records[0]["generator_cos_data"] != records[2]["generator_cos_data"]
 
 
 def test_divergence_stops_the_run(tmp_path):

@@ -20,12 +20,12 @@ def test_two_seed_sweep_with_summary(tmp_path):
     assert [row["job"] for row in rows] == ["0", "1"]
     assert [row["seed"] for row in rows] == [0, 1]
     assert all(row["status"] == "ok" for row in rows)
-    assert rows[0]["metrics"]["generator_cos"] != rows[1]["metrics"]["generator_cos"]
+    assert rows[0]["metrics"]["generator_cos_data"] != rows[1]["metrics"]["generator_cos_data"]
     for job in ("0", "1"):
         assert read_json(sweep_dir / job / "metrics.json")["status"] == "ok"
     with open(sweep_dir / "summary.csv") as handle:
         table = list(csv.DictReader(handle))
-    assert [r["seed"] for r in table] == ["0", "1"] and "generator_cos" in table[0]
+    assert [r["seed"] for r in table] == ["0", "1"] and "generator_cos_data" in table[0]
     assert "sweep" in proc.stdout and "2/2 ok" in proc.stdout
 
 

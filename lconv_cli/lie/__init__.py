@@ -4,13 +4,15 @@ resampling operators, and metrics.
 Everything here is deterministic, has no state, and is tested in float64 against closed forms.
 """
 
-from lconv_cli.lie.expm import antisymmetric_expm_action, expm_action
+from lconv_cli.lie.expm import antisymmetric_expm_action, expm_action, expm_action_squaring, real_logm
 from lconv_cli.lie.generators import (
     centered_coords,
     derivative_operators_2d,
     field_basis_2d,
     field_basis_names,
     field_coefficients,
+    CONVENTIONS,
+    paper_rotation_generator_2d,
     rotation_generator_2d,
     scaling_generator_2d,
     vector_field_operator,
@@ -33,6 +35,7 @@ from lconv_cli.lie.shannon_whittaker import (
 
 __all__ = [
     "antisymmetric_expm_action",
+    "CONVENTIONS",
     "bilinear_rotation_matrix",
     "bracket",
     "centered_coords",
@@ -40,11 +43,14 @@ __all__ = [
     "closure_error",
     "derivative_operators_2d",
     "expm_action",
+    "expm_action_squaring",
     "field_basis_2d",
     "field_basis_names",
     "field_coefficients",
     "generator_cos",
     "killing_signature",
+    "paper_rotation_generator_2d",
+    "real_logm",
     "rotation_generator_2d",
     "scaling_generator_2d",
     "structure_constants",

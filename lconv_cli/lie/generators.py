@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from lconv_cli.lie.shannon_whittaker import sw_derivative_matrix
+from lconv_cli.lie.shannon_whittaker import sw_derivative_matrix, sw_kernel_derivative
 
 
 def centered_coords(n: int) -> torch.Tensor:
@@ -33,15 +33,46 @@ def coordinate_operators_2d(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.diag(torch.kron(ones, c)), torch.diag(torch.kron(c, ones))
 
 
-def rotation_generator_2d(n: int) -> torch.Tensor:
-    """(n², n²) float64 rotation generator L = x∂y − y∂x (antisymmetric).
+CONVENTIONS = ("centred", "paper")
+
+
+def rotation_generator_2d(n: int, conventions: str = "centred") -> torch.Tensor:
+    """(n², n²) float64 rotation generator L_SW = x∂y − y∂x (antisymmetric).
 
     exp(θL) is orthogonal for every θ. In (x, y) coordinates it is the angular momentum
     operator ∂_φ; with y pointing down the rows, positive θ turns the picture clockwise.
+
+    ``conventions="centred"`` (ours): centred grid, SW derivatives of period n.
+    ``conventions="paper"``: the official L-conv code's reference, see
+    :func:`paper_rotation_generator_2d`.
     """
+    if conventions == "paper":
+        return paper_rotation_generator_2d(n)
+    if conventions != "centred":
+        raise ValueError(f"conventions must be one of {CONVENTIONS}, got {conventions!r}")
     dx, dy = derivative_operators_2d(n)
     x, y = coordinate_operators_2d(n)
     return x @ dy - y @ dx
+
+
+def paper_rotation_generator_2d(n: int) -> torch.Tensor:
+    """(n², n²) float64 rotation generator as the official L-conv notebooks build it.
+
+    Coordinates k − n/2 (half a pixel off the image centre), SW derivatives of period 2n
+    (Nyquist term dropped) evaluated at the pixel differences of one row or column, and
+    L = r·∂_c − c·∂_r with r the row and c the column coordinate. Antisymmetric, so exp(θL)
+    is still an orthogonal one-parameter group, but it is not the generator of any
+    resampling of the n×n image: this is the reference the paper's |cos| scores used.
+    """
+    k = torch.arange(n, dtype=torch.float64)
+    diff = k[:, None] - k[None, :]
+    deriv = sw_kernel_derivative(diff, 2 * n, "drop")
+    eye = torch.eye(n, dtype=torch.float64)
+    d_row, d_col = torch.kron(deriv, eye), torch.kron(eye, deriv)
+    coord = k - n / 2
+    ones = torch.ones(n, dtype=torch.float64)
+    row, col = torch.diag(torch.kron(coord, ones)), torch.diag(torch.kron(ones, coord))
+    return row @ d_col - col @ d_row
 
 
 def scaling_generator_2d(n: int) -> torch.Tensor:

@@ -1,0 +1,184 @@
+"""algebra_discovery: discover a k-dimensional linear Lie algebra from an invariant, from data alone.
+
+Data: seeded Gaussian points in R^n (``copies`` vectors per point) and an invariant φ the symmetry
+must keep (``data.algebra``: so3, so21, so13, sl2; see :mod:`lconv_cli.lie.algebras`).
+Model: k generators G_i (n×n), trained on
+    invariance  mean_x Σ_i r_i(x)²,  r_i = ∇φ·(G_i x) / (‖∇φ‖‖x‖‖G_i‖)
+  + normalisation Σ_i (‖G_i‖² − 1)²  + orthogonality Σ_{i<j} ⟨Ĝ_i, Ĝ_j⟩²
+  + closure  Σ_{i<j} ‖[G_i, G_j] − Σ_l c_ijl G_l‖² (c by least squares).
+Afterwards the invariance operator M_ab = mean_x r_a r_b on an orthonormal basis of the learned span
+is diagonalised; ``discovered_dim`` = the number of eigenvalues below the largest ≥100× gap (all k
+if every eigenvalue is below ``model.invariance_tol``), and its eigenvectors are the discovered
+generators. Metrics (test points): ``subspace_similarity`` to the true algebra, ``closure_error``,
+the Killing signature, ``success`` (similarity ≥ 0.999, closure ≤ 1e-3, right signature and dimension).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from omegaconf import DictConfig
+from torch import nn
+
+from lconv_cli.configuring import choose
+from lconv_cli.figures import save_figure
+from lconv_cli.generators_file import FILE_NAME, save_generators
+from lconv_cli.lie import bracket, closure_error, killing_signature, subspace_similarity
+from lconv_cli.lie.algebras import ALGEBRAS, AlgebraCase, invariance_residuals, invariant_gradients
+from lconv_cli.optim import make_optimizer, make_schedule
+from lconv_cli.registry import register
+from lconv_cli.seeding import seeded_generators
+from lconv_cli.training import Trainer
+
+log = logging.getLogger(__name__)
+
+GAP = 100.0
+SUCCESS = {"subspace_similarity": 0.999, "closure_error": 1e-3}
+
+
+class GeneratorSet(nn.Module):
+    """k learnable (n, n) generators, float64, initialised N(0, 1/n)."""
+
+    def __init__(self, k: int, n: int, generator: torch.Generator) -> None:
+        super().__init__()
+        self.generators = nn.Parameter(torch.randn(k, n, n, generator=generator, dtype=torch.float64) / math.sqrt(n))
+
+
+def closure_penalty(gens: torch.Tensor) -> torch.Tensor:
+    """Σ_{i<j} ‖[G_i, G_j] − proj_span [G_i, G_j]‖² / (‖G_i‖²‖G_j‖²), differentiable."""
+    k = gens.shape[0]
+    if k < 2:
+        return gens.sum() * 0
+    basis = gens.flatten(1).T  # (n², k)
+    i, j = torch.triu_indices(k, k, 1)
+    brackets = bracket(gens[i], gens[j]).flatten(1).T  # (n², pairs)
+    coeffs = torch.linalg.lstsq(basis, brackets).solution
+    misfit = (brackets - basis @ coeffs).pow(2).sum(0)
+    norms = gens.flatten(1).pow(2).sum(-1)
+    return (misfit / (norms[i] * norms[j])).sum()
+
+
+def losses(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase) -> dict[str, torch.Tensor]:
+    flat = gens.flatten(1)
+    norms = flat.norm(dim=-1)
+    unit = flat / norms[:, None]
+    gram = unit @ unit.T
+    return {
+        "invariance": invariance_residuals(gens, points, grads, case.copies).pow(2).mean(1).sum(),
+        "normalisation": (norms.pow(2) - 1).pow(2).sum(),
+        "orthogonality": torch.triu(gram, 1).pow(2).sum(),
+        "closure": closure_penalty(gens),
+    }
+
+
+def discovered_subspace(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, tol: float):
+    """(generators (m, n, n), eigenvalues (k,), spectral gap) of the invariant part of span{G_i}."""
+    k, n, _ = gens.shape
+    q, _ = torch.linalg.qr(gens.detach().flatten(1).T)  # (n², k) orthonormal basis of the span
+    basis = q.T.reshape(k, n, n)
+    r = invariance_residuals(basis, points, grads, case.copies)  # (k, N)
+    evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
+    evals = evals.clamp_min(1e-15 * float(evals.abs().max()))  # round-off level: no gaps among zeros
+    ratios = evals[1:] / evals[:-1]
+    gap = math.inf
+    if evals[-1] <= tol:
+        dim = k
+    elif k > 1 and float(ratios.max()) >= GAP:
+        dim = int(ratios.argmax()) + 1
+        gap = float(ratios.max())
+    else:
+        dim = 0
+    found = torch.einsum("am,aij->mij", evecs[:, :dim], basis)
+    return found, evals, gap
+
+
+def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
+    count = max(1, found.shape[0])
+    fig, axes = plt.subplots(1, count + 1, figsize=(2.6 * (count + 1), 2.8))
+    for ax, g in zip(axes[:-1], found):
+        limit = float(g.abs().max()) or 1.0
+        ax.imshow(g.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0].set_title(title, fontsize=9, loc="left")
+    axes[-1].semilogy(range(1, len(evals) + 1), evals.clamp_min(1e-30).numpy(), "o-")
+    axes[-1].set_title("invariance spectrum", fontsize=9)
+    axes[-1].set_xlabel("eigenvalue #")
+    fig.tight_layout()
+    return fig
+
+
+@register("algebra_discovery")
+def run(cfg: DictConfig) -> dict[str, float]:
+    out_dir = Path(cfg.paths.output_dir)
+    case = ALGEBRAS[choose(cfg.data.algebra, ALGEBRAS, "data.algebra")]
+    rngs = seeded_generators(int(cfg.seed), "train", "test", "init")
+    width = case.n * case.copies
+    train = torch.randn(int(cfg.data.num_train), width, generator=rngs["train"], dtype=torch.float64)
+    test = torch.randn(int(cfg.data.num_test), width, generator=rngs["test"], dtype=torch.float64)
+    train_grads, test_grads = invariant_gradients(case, train), invariant_gradients(case, test)
+    k = int(cfg.model.num_generators) if cfg.model.num_generators is not None else case.dim
+    log.info("%s; learning %d generators on %d points (true dimension %d)", case.description, k, len(train), case.dim)
+
+    model = GeneratorSet(k, case.n, rngs["init"])
+    weights = {name: float(cfg.model.weights[name]) for name in ("invariance", "normalisation", "orthogonality", "closure")}
+    truth = case.basis()
+
+    def step_loss(rng: torch.Generator) -> torch.Tensor:
+        parts = losses(model.generators, train, train_grads, case)
+        return sum(weights[name] * value for name, value in parts.items())
+
+    def monitor() -> dict[str, float]:
+        return {"subspace_similarity": subspace_similarity(model.generators, truth)}
+
+    optimizer = make_optimizer(model.parameters(), cfg.trainer)
+    result = Trainer(
+        model,
+        optimizer,
+        scheduler=make_schedule(optimizer, cfg.trainer),
+        max_steps=cfg.trainer.max_steps,
+        out_dir=out_dir,
+        batch_rng=torch.Generator().manual_seed(int(cfg.seed)),
+        log_every=cfg.trainer.log_every,
+        checkpoint_every=cfg.trainer.checkpoint_every,
+        progress=cfg.trainer.progress,
+        resume_dir=cfg.resume,
+        description=f"algebra {case.name}",
+        monitor=monitor,
+    ).fit(step_loss)
+
+    found, evals, gap = discovered_subspace(model.generators, test, test_grads, case, float(cfg.model.invariance_tol))
+    dim = found.shape[0]
+    similarity = subspace_similarity(found, truth) if dim else 0.0
+    closure = closure_error(found) if dim else math.nan
+    signature = killing_signature(found) if dim else (0, 0, 0)
+    success = (
+        dim == case.dim
+        and similarity >= SUCCESS["subspace_similarity"]
+        and closure <= SUCCESS["closure_error"]
+        and signature == case.signature
+    )
+    metrics = {
+        "subspace_similarity": similarity,
+        "closure_error": closure,
+        "discovered_dim": dim,
+        "true_dim": case.dim,
+        "spectral_gap": gap,
+        "invariance_max_eig": float(evals[:dim].max()) if dim else math.nan,
+        "killing_positive": signature[0],
+        "killing_negative": signature[1],
+        "killing_zero": signature[2],
+        "signature_correct": float(signature == case.signature),
+        "success": float(success),
+        "final_train_loss": result.final_loss,
+        "train_seconds": result.train_seconds,
+        "steps": result.steps,
+    }
+    source = {"task": cfg.task, "algebra": case.name, "run_dir": str(out_dir), "metrics": metrics}
+    save_generators(out_dir / FILE_NAME, found if dim else model.generators.detach(), [case.n], None, source)
+    save_figure(plot_generators(found if dim else model.generators.detach(), evals, f"{case.name}: {dim} found"), out_dir, "algebra_generators")
+    return metrics

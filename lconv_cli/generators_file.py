@@ -1,0 +1,71 @@
+"""The generators file: discovered generators saved by a run, loadable as fixed L-conv generators.
+
+A discovery run writes ``generators.pt`` in its run directory; any experiment with an L-conv
+layer takes ``generators=<path>`` and uses them as fixed (untrained) generators. The file is a
+``torch.save`` dict:
+
+    format:     "lconv-generators/1"
+    generators: (k, d, d) float64 tensor, the discovered generators (acting on flattened signals)
+    shape:      the signal shape they act on, e.g. [7, 7] (d = product)
+    names:      k labels
+    source:     {task, run directory, metric values} of the run that found them
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+
+from lconv_cli.errors import UserError
+
+FORMAT = "lconv-generators/1"
+FILE_NAME = "generators.pt"
+
+
+def save_generators(
+    path: str | Path,
+    generators: torch.Tensor | Sequence[torch.Tensor],
+    shape: Sequence[int],
+    names: Sequence[str] | None = None,
+    source: Mapping[str, object] | None = None,
+) -> Path:
+    """Write k generators acting on signals of ``shape`` to ``path``; returns the path."""
+    gens = torch.stack([torch.as_tensor(g) for g in generators]) if not torch.is_tensor(generators) else generators
+    gens = gens.detach().to(torch.float64).cpu()
+    if gens.ndim == 2:
+        gens = gens[None]
+    dim = 1
+    for s in shape:
+        dim *= int(s)
+    if gens.shape[1:] != (dim, dim):
+        raise ValueError(f"generators of shape {tuple(gens.shape)} do not act on signals of shape {tuple(shape)}")
+    names = list(names) if names is not None else [f"L{i}" for i in range(gens.shape[0])]
+    path = Path(path)
+    torch.save({"format": FORMAT, "generators": gens, "shape": [int(s) for s in shape], "names": names, "source": dict(source or {})}, path)
+    return path
+
+
+def load_generators(path: str | Path, dim: int | None = None, count: int | None = None) -> dict:
+    """Read a generators file; check it acts on ``dim``-pixel signals and holds ``count`` generators.
+
+    A run directory is accepted for its ``generators.pt``. Problems are one-line UserErrors.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / FILE_NAME
+    if not path.is_file():
+        raise UserError(f"generators: no file at {path} (give a run directory or its {FILE_NAME})")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # a corrupt or foreign file
+        raise UserError(f"generators: cannot read {path}: {exc}") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise UserError(f"generators: {path} is not an lconv generators file (format {FORMAT!r})")
+    gens = data["generators"]
+    if dim is not None and gens.shape[1] != dim:
+        raise UserError(f"generators: {path} acts on signals of shape {data['shape']} ({gens.shape[1]} values); this model needs {dim}")
+    if count is not None and gens.shape[0] != count:
+        raise UserError(f"generators: {path} holds {gens.shape[0]} generators; this model needs {count}")
+    return data

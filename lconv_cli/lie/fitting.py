@@ -1,0 +1,115 @@
+"""Closed-form and least-squares generator fits to transformation pairs (f_i, θ_i, g_i = T(θ_i) f_i).
+
+These are the ceilings the learners are compared with: for a one-parameter group the closed
+form is exact, and for data that no group reproduces (bilinear resampling) the polished fit
+is the best any model of the form exp(θL) can do.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from lconv_cli.lie.expm import expm_action, real_logm
+
+
+def _as64(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    return [t.detach().to(torch.float64).cpu() for t in tensors]
+
+
+def lstsq_transformation(f: torch.Tensor, g: torch.Tensor, theta: torch.Tensor | None = None, spread_order: int = 2) -> torch.Tensor:
+    """(d, d) least-squares T with g ≈ T f, for pairs at (nearly) one angle.
+
+    f, g: (N, d). If ``theta`` (N,) varies, the model is g ≈ Σ_{j=0..spread_order} (θ − θ̄)^j A_j f
+    (a Taylor expansion of T around the mean angle θ̄) and T = A_0, so a small spread of angles does
+    not bias T. Computed in float64.
+    """
+    f64, g64 = _as64(f, g)
+    columns = [f64]
+    if theta is not None:
+        (t64,) = _as64(theta)
+        offset = (t64 - t64.mean())[:, None]
+        if float(offset.abs().max()) > 1e-12:
+            columns += [offset**j * f64 for j in range(1, spread_order + 1)]
+    design = torch.cat(columns, 1)
+    if design.shape[0] < design.shape[1]:
+        raise ValueError(f"{design.shape[0]} pairs cannot determine {design.shape[1]} unknowns per pixel; give more pairs")
+    solution = torch.linalg.lstsq(design, g64).solution  # (columns, d)
+    return solution[: f64.shape[1]].T.contiguous()
+
+
+def closed_form_generator(
+    f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor, pairs_per_unknown: int = 4
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Least squares for the transformation matrix at small angles, then its matrix log over θ.
+
+    Uses the ``pairs_per_unknown``·3·d pairs of smallest θ (all pairs when θ is fixed): T is fit at
+    their mean angle θ̄ by :func:`lstsq_transformation`, and L = log(T)/θ̄ (real part of the
+    principal log; exact for a one-parameter group while θ̄·max|eig L| < π).
+
+    Returns (L, T, θ̄): the (d, d) generator, the fitted transformation and the angle it was fit at.
+    """
+    f64, t64, g64 = _as64(f, theta, g)
+    d = f64.shape[1]
+    order = torch.argsort(t64.abs())
+    fixed = float(t64.max() - t64.min()) <= 1e-12
+    keep = order if fixed else order[: min(len(order), pairs_per_unknown * 3 * d)]
+    theta_bar = float(t64[keep].mean())
+    if abs(theta_bar) < 1e-9:
+        raise ValueError("the pairs' angles are all zero: no generator can be fit")
+    transform = lstsq_transformation(f64[keep], g64[keep], None if fixed else t64[keep])
+    return real_logm(transform) / theta_bar, transform, theta_bar
+
+
+def mean_squared_misfit(generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Mean over pairs of ‖exp(θ_i L) f_i − g_i‖² (differentiable in L)."""
+    return ((expm_action(generator, theta, f) - g) ** 2).sum(-1).mean()
+
+
+def polish_generator(
+    start: torch.Tensor, f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor, max_iter: int = 200
+) -> torch.Tensor:
+    """The least-squares generator argmin_L Σ‖exp(θ_i L) f_i − g_i‖², by L-BFGS from ``start`` (float64)."""
+    f64, t64, g64 = _as64(f, theta, g)
+    lmat = start.detach().to(torch.float64).cpu().clone().requires_grad_(True)
+    opt = torch.optim.LBFGS(
+        [lmat], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe"
+    )
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = mean_squared_misfit(lmat, f64, t64, g64)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return lmat.detach()
+
+
+def best_scale_residual(
+    generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor, iters: int = 30
+) -> tuple[float, float]:
+    """(α, ‖exp(αθL)f − g‖ / ‖g − f‖) with α the best scale of L (sign included), over all pairs.
+
+    The residual is relative to the displacement g − f, so L = 0 scores 1 and an exact generator 0.
+    α starts at the first-order estimate and is refined by Gauss–Newton on the scalar; angle-
+    regression models learn L only up to scale, so their generators are compared at their best α.
+    """
+    lmat, f64, t64, g64 = _as64(generator, f, theta, g)
+    step = t64[:, None] * (f64 @ lmat.T)
+    denom = float((step * step).sum())
+    if denom == 0.0:
+        return 0.0, 1.0
+    alpha = float((step * (g64 - f64)).sum()) / denom
+    lt = lmat.T
+    for _ in range(iters):
+        pred = expm_action(lmat, alpha * t64, f64)
+        jac = t64[:, None] * (pred @ lt)  # d/dα exp(αθL) f = θ L exp(αθL) f
+        jj = float((jac * jac).sum())
+        if jj == 0.0:
+            break
+        update = float(((pred - g64) * jac).sum()) / jj
+        alpha -= update
+        if abs(update) <= 1e-12 * max(1.0, abs(alpha)):
+            break
+    residual = float((expm_action(lmat, alpha * t64, f64) - g64).norm() / (g64 - f64).norm())
+    return alpha, residual

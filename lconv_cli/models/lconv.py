@@ -1,0 +1,128 @@
+"""The L-conv layer (Dehmamy et al. 2021) and the small models of the paper's discovery experiments.
+
+An L-conv layer acts on signals h of shape (B, C_in, d), d the number of pixels (or sites):
+
+    out = W_0 h + Σ_{i=1..k} W_i (L_i h)        (W_i: C_out × C_in channel mixing, L_i: d × d)
+
+The generators L_i are learned, or fixed (a buffer) when given, e.g. loaded from a generators
+file written by a discovery run (:mod:`lconv_cli.generators_file`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+
+class LConv(nn.Module):
+    """One L-conv layer.
+
+    Args:
+        dim: d, the number of pixels the generators act on.
+        num_generators: k, the number of generators L_i.
+        in_channels, out_channels: C_in, C_out.
+        identity_term: include the W_0 h term (the zeroth "generator" is the identity).
+        fixed_generators: (k, d, d) generators to use as they are (not trained); None learns them.
+        generator: torch.Generator for the (kaiming-normal) initialisation.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_generators: int,
+        in_channels: int,
+        out_channels: int,
+        identity_term: bool = True,
+        fixed_generators: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.identity_term = identity_term
+        if fixed_generators is not None:
+            fixed = torch.as_tensor(fixed_generators, dtype=torch.float32)
+            if fixed.shape != (num_generators, dim, dim):
+                raise ValueError(f"fixed generators have shape {tuple(fixed.shape)}, the layer needs {(num_generators, dim, dim)}")
+            self.register_buffer("generators", fixed.clone())
+        else:
+            self.generators = nn.Parameter(math.sqrt(2.0 / dim) * torch.randn(num_generators, dim, dim, generator=generator))
+        num_weights = num_generators + int(identity_term)
+        self.weights = nn.Parameter(math.sqrt(2.0 / in_channels) * torch.randn(num_weights, out_channels, in_channels, generator=generator))
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """h: (B, C_in, d) → (B, C_out, d)."""
+        lh = torch.einsum("kij,bcj->bkci", self.generators, h)
+        first = int(self.identity_term)
+        out = torch.einsum("koc,bkci->boi", self.weights[first:], lh)
+        if self.identity_term:
+            out = out + torch.einsum("oc,bci->boi", self.weights[0], h)
+        return out
+
+
+class RecursiveAngleNet(nn.Module):
+    """The paper's "recursive L-conv" angle regressor (SI C, official notebooks).
+
+    The image f is copied into C channels; one residual L-conv step h ← h + W (L h), with a
+    single shared generator L, is applied ``rec`` times; the C channels are dotted with the
+    rotated image g, and tanh → Linear(C, hidden) → tanh → Linear(hidden, 1) regresses θ.
+
+    Args:
+        dim: d = n² pixels.
+        channels: C (10 in the paper).
+        rec: number of recursive applications (3 at 7×7, 8 at 20×20 in the paper).
+        hidden: hidden width of the readout (5 in the paper).
+        fixed_generator: (1, d, d) generator to keep fixed; None learns it.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        channels: int = 10,
+        rec: int = 3,
+        hidden: int = 5,
+        fixed_generator: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.channels = channels
+        self.rec = rec
+        self.core = LConv(dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, generator=generator)
+        self.readout = nn.Sequential(nn.Tanh(), nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+        with torch.no_grad():  # seeded init of the readout too
+            for layer in (self.readout[1], self.readout[3]):
+                bound = 1.0 / math.sqrt(layer.in_features)
+                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=generator) - 1) * bound)
+                layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=generator) - 1) * bound)
+
+    @property
+    def generator_matrix(self) -> torch.Tensor:
+        """(d, d) the shared generator L."""
+        return self.core.generators[0]
+
+    def forward(self, f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        """f, g: (B, d) image and rotated image → (B,) predicted θ."""
+        h = f[:, None, :].expand(-1, self.channels, -1)
+        for _ in range(self.rec):
+            h = h + self.core(h)
+        scores = torch.einsum("bci,bi->bc", h, g)
+        return self.readout(scores)[:, 0]
+
+
+class FixedAngleStep(nn.Module):
+    """The paper's fixed-angle model: one L-conv step y = f + w·(L f) for pairs at one angle θ.
+
+    At convergence w·L = T(θ) − I, so the learned generator is w·L/θ.
+    """
+
+    def __init__(self, dim: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.layer = LConv(dim, 1, 1, 1, identity_term=False, generator=generator)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """f: (B, d) → (B, d)."""
+        return f + self.layer(f[:, None, :])[:, 0]
+
+    def generator_matrix(self, theta: float) -> torch.Tensor:
+        """(d, d) the learned generator w·L/θ."""
+        return self.layer.weights[0, 0, 0] * self.layer.generators[0] / theta

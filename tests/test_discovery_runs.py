@@ -1,0 +1,105 @@
+"""Smoke runs of every discovery experiment and model variant, and the discover-then-use loop."""
+
+import math
+
+import pytest
+import torch
+
+from lconv_cli.errors import UserError
+from lconv_cli.generators_file import load_generators, save_generators
+from lconv_cli.models import LConv, RecursiveAngleNet
+from tests.conftest import SMOKE, lconv, read_json
+
+SO2_KEYS = {"generator_cos_data", "generator_cos_sw", "fit_residual", "generator_scale", "train_seconds"}
+
+
+def test_every_so2_variant_runs_and_reports_both_scores(tmp_path):
+    variants = "generator,generator_t,recursive_angle,fixed_angle,lstsq"
+    proc = lconv("run", "-m", *SMOKE, f"model={variants}", f"hydra.sweep.dir={tmp_path}/sweep", cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    for num, name in enumerate(variants.split(",")):
+        record = read_json(tmp_path / "sweep" / str(num) / "metrics.json")
+        assert record["status"] == "ok", (name, record.get("error"))
+        metrics = record["metrics"]
+        assert set(metrics) >= SO2_KEYS, name
+        assert 0.0 <= metrics["generator_cos_data"] <= 1.0 and 0.0 <= metrics["fit_residual"]
+        assert metrics["generator_cos_data"] == metrics["generator_cos_sw"]  # swi data: the data's generator is L_SW
+        assert (tmp_path / "sweep" / str(num) / "generators.pt").is_file()
+    lstsq = read_json(tmp_path / "sweep" / "4" / "metrics.json")["metrics"]
+    assert lstsq["generator_cos_data"] > 0.999  # closed form + 10 polish steps on 1024 group pairs
+
+
+def test_paper_conventions_score_bilinear_data_two_ways(tmp_path):
+    proc = lconv("run", *SMOKE, "model=lstsq", "conventions=paper", "model.polish_iters=0", f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    config = (tmp_path / "run" / "config.yaml").read_text()
+    assert "rotation: bilinear" in config and "conventions: paper" in config
+    metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
+    assert metrics["generator_cos_data"] != metrics["generator_cos_sw"]
+    assert metrics["fit_residual"] > 0.05  # no generator reproduces bilinear resampling
+
+
+def test_fixed_angle_needs_one_angle(tmp_path):
+    proc = lconv("run", *SMOKE, "model=fixed_angle", "data.theta_range_deg=[0,45]", f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "theta_range_deg=[18,18]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_discovered_generator_feeds_a_fixed_lconv_layer(tmp_path):
+    found = tmp_path / "found"
+    assert lconv("run", *SMOKE, "model=lstsq", "model.polish_iters=0", f"paths.output_dir={found}", cwd=tmp_path).returncode == 0
+    source = read_json(found / "metrics.json")["metrics"]
+    proc = lconv("run", *SMOKE, "model=recursive_angle", f"generators={found}", f"paths.output_dir={tmp_path / 'use'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    used = read_json(tmp_path / "use" / "metrics.json")["metrics"]
+    # L stays the loaded generator: same score as the run that found it; only W and the MLP train.
+    assert used["generator_cos_data"] == pytest.approx(source["generator_cos_data"], abs=1e-6)
+    assert used["num_params"] == 10 * 10 + 10 * 5 + 5 + 5 + 1
+    assert "fixed generator from" in (tmp_path / "use" / "run.log").read_text()
+
+
+def test_generators_file_round_trip_and_errors(tmp_path):
+    gens = torch.randn(2, 9, 9, dtype=torch.float64)
+    path = save_generators(tmp_path / "g.pt", gens, [3, 3], ["a", "b"], {"task": "t"})
+    data = load_generators(tmp_path, dim=9, count=2) if path.name == "generators.pt" else load_generators(path, dim=9, count=2)
+    torch.testing.assert_close(data["generators"], gens, rtol=0, atol=0)
+    assert data["names"] == ["a", "b"] and data["shape"] == [3, 3] and data["source"] == {"task": "t"}
+    with pytest.raises(UserError, match="needs 16"):
+        load_generators(path, dim=16)
+    with pytest.raises(UserError, match="holds 2 generators"):
+        load_generators(path, count=1)
+    with pytest.raises(UserError, match="no file"):
+        load_generators(tmp_path / "missing.pt")
+    torch.save({"something": 1}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not an lconv generators file"):
+        load_generators(tmp_path / "other.pt")
+    with pytest.raises(ValueError):
+        save_generators(tmp_path / "bad.pt", gens, [4, 4])
+
+
+def test_lconv_layer_with_fixed_generators():
+    gens = torch.randn(2, 5, 5)
+    layer = LConv(5, 2, 3, 4, fixed_generators=gens, generator=torch.Generator().manual_seed(0))
+    assert "generators" not in dict(layer.named_parameters()) and torch.equal(layer.generators, gens)
+    h = torch.randn(7, 3, 5)
+    expected = torch.einsum("oc,bci->boi", layer.weights[0], h)
+    for i in range(2):
+        expected = expected + torch.einsum("oc,bci->boi", layer.weights[i + 1], h @ gens[i].T)
+    torch.testing.assert_close(layer(h), expected, rtol=1e-5, atol=1e-5)
+    net = RecursiveAngleNet(5, channels=4, rec=2, hidden=3, generator=torch.Generator().manual_seed(0))
+    assert net(torch.randn(6, 5), torch.randn(6, 5)).shape == (6,)
+
+
+def test_translation_and_algebra_smoke_runs(tmp_path):
+    proc = lconv("run", "translation_1d", *SMOKE, f"paths.output_dir={tmp_path / 'tr'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    metrics = read_json(tmp_path / "tr" / "metrics.json")["metrics"]
+    assert metrics["true_n8"] == pytest.approx(0.7721, abs=1e-4) and metrics["true_n16"] == pytest.approx(0.9314, abs=1e-4)
+    assert 0.0 <= metrics["generator_cos"] <= 1.0
+    assert (tmp_path / "tr" / "figures" / "translation_shifts.pdf").is_file()
+    proc = lconv("run", "algebra_discovery", *SMOKE, "trainer.max_steps=400", "model.num_generators=4", f"paths.output_dir={tmp_path / 'alg'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    metrics = read_json(tmp_path / "alg" / "metrics.json")["metrics"]
+    assert metrics["true_dim"] == 3 and metrics["discovered_dim"] in (0, 1, 2, 3, 4)
+    assert set(metrics) >= {"subspace_similarity", "closure_error", "killing_positive", "success"}
+    assert math.isfinite(metrics["final_train_loss"])
