@@ -29,10 +29,9 @@ from lconv_cli.figures import save_figure
 from lconv_cli.generators_file import FILE_NAME, save_generators
 from lconv_cli.lie import bracket, closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import ALGEBRAS, AlgebraCase, invariance_residuals, invariant_gradients
-from lconv_cli.optim import make_optimizer, make_schedule
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import Trainer
+from lconv_cli.training import trainer_from_config
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +134,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     def monitor() -> dict[str, float]:
         return {"subspace_similarity": subspace_similarity(model.generators, truth)}
 
-    optimizer = make_optimizer(model.parameters(), cfg.trainer)
-    result = Trainer(
-        model,
-        optimizer,
-        scheduler=make_schedule(optimizer, cfg.trainer),
-        max_steps=cfg.trainer.max_steps,
-        out_dir=out_dir,
-        batch_rng=torch.Generator().manual_seed(int(cfg.seed)),
-        log_every=cfg.trainer.log_every,
-        checkpoint_every=cfg.trainer.checkpoint_every,
-        progress=cfg.trainer.progress,
-        resume_dir=cfg.resume,
-        description=f"algebra {case.name}",
-        monitor=monitor,
+    result = trainer_from_config(
+        model, cfg, out_dir=out_dir, batch_rng=torch.Generator().manual_seed(int(cfg.seed)), description=f"algebra {case.name}", monitor=monitor
     ).fit(step_loss)
 
     found, evals, gap = discovered_subspace(model.generators, test, test_grads, case, float(cfg.model.invariance_tol))

@@ -36,10 +36,9 @@ from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_c
 from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, polish_generator
 from lconv_cli.models import ExpGenerator, FixedAngleStep, RecursiveAngleNet, UnknownAngleGenerator
 from lconv_cli.models.generator import EXP_METHODS
-from lconv_cli.optim import make_optimizer, make_schedule
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import Trainer, TrainResult
+from lconv_cli.training import Trainer, TrainResult, trainer_from_config
 
 log = logging.getLogger(__name__)
 
@@ -66,20 +65,8 @@ class Context:
         return lambda: {"generator_cos_data": generator_cos(learned(), self.data_reference)}
 
     def trainer(self, model: torch.nn.Module, learned: Callable[[], torch.Tensor], description: str) -> Trainer:
-        optimizer = make_optimizer(model.parameters(), self.cfg.trainer)
-        self.active = Trainer(
-            model,
-            optimizer,
-            scheduler=make_schedule(optimizer, self.cfg.trainer),
-            max_steps=self.cfg.trainer.max_steps,
-            out_dir=self.out_dir,
-            batch_rng=self.rngs["batches"],
-            log_every=self.cfg.trainer.log_every,
-            checkpoint_every=self.cfg.trainer.checkpoint_every,
-            progress=self.cfg.trainer.progress,
-            resume_dir=self.cfg.resume,
-            description=description,
-            monitor=self.monitor(learned),
+        self.active = trainer_from_config(
+            model, self.cfg, out_dir=self.out_dir, batch_rng=self.rngs["batches"], description=description, monitor=self.monitor(learned)
         )
         return self.active
 

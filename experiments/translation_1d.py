@@ -25,10 +25,9 @@ from lconv_cli.lie import generator_cos, sw_derivative_matrix, sw_shift_matrix
 from lconv_cli.lie.shift_approximation import recursive_shift, shift_approximations
 from lconv_cli.models import ExpGenerator
 from lconv_cli.models.generator import EXP_METHODS
-from lconv_cli.optim import make_optimizer, make_schedule
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import Trainer
+from lconv_cli.training import trainer_from_config
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +78,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
         idx = torch.randint(len(train), (batch_size,), generator=rng).to(device)
         return ((model(train.f[idx], train.theta[idx]) - train.g[idx]) ** 2).mean()
 
-    optimizer = make_optimizer(model.parameters(), cfg.trainer)
-    result = Trainer(
+    result = trainer_from_config(
         model,
-        optimizer,
-        scheduler=make_schedule(optimizer, cfg.trainer),
-        max_steps=cfg.trainer.max_steps,
+        cfg,
         out_dir=out_dir,
         batch_rng=rngs["batches"],
-        log_every=cfg.trainer.log_every,
-        checkpoint_every=cfg.trainer.checkpoint_every,
-        progress=cfg.trainer.progress,
-        resume_dir=cfg.resume,
         description="translation_1d",
         monitor=lambda: {"generator_cos": generator_cos(model.generator_matrix, reference)},
     ).fit(step_loss)

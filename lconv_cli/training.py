@@ -231,3 +231,32 @@ class Trainer:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task(self.description, total=self.max_steps, completed=self.result.steps, loss="-")
             yield lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3e}")
+
+
+def trainer_from_config(
+    model: torch.nn.Module,
+    cfg,
+    *,
+    out_dir: Path,
+    batch_rng: torch.Generator,
+    description: str,
+    monitor: Monitor | None = None,
+) -> Trainer:
+    """A Trainer for ``model`` with the optimizer, schedule, lengths and resume directory of the run config."""
+    from lconv_cli.optim import make_optimizer, make_schedule
+
+    optimizer = make_optimizer(model.parameters(), cfg.trainer)
+    return Trainer(
+        model,
+        optimizer,
+        scheduler=make_schedule(optimizer, cfg.trainer),
+        max_steps=cfg.trainer.max_steps,
+        out_dir=out_dir,
+        batch_rng=batch_rng,
+        log_every=cfg.trainer.log_every,
+        checkpoint_every=cfg.trainer.checkpoint_every,
+        progress=cfg.trainer.progress,
+        resume_dir=cfg.resume,
+        description=description,
+        monitor=monitor,
+    )

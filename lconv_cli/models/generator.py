@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from lconv_cli.lie.expm import expm_action, expm_action_squaring
+from lconv_cli.models.lconv import seeded_linear_init
 
 EXP_METHODS = ("squaring", "taylor", "matrix_exp", "recursive")
 
@@ -86,11 +87,8 @@ class UnknownAngleGenerator(nn.Module):
         self.order = order
         self.generator_raw = nn.Parameter(init_scale * torch.randn(dim, dim, generator=generator))
         layers = [nn.Linear(num_features + 1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)]
-        with torch.no_grad():
-            for layer in layers[::2]:
-                bound = 1.0 / layer.in_features**0.5
-                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=generator) - 1) * bound)
-                layer.bias.zero_()
+        for layer in layers[::2]:
+            seeded_linear_init(layer, generator, zero_bias=True)
         self.angle_net = nn.Sequential(*layers)
 
     @property

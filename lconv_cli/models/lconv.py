@@ -16,6 +16,17 @@ import torch
 from torch import nn
 
 
+@torch.no_grad()
+def seeded_linear_init(layer: nn.Linear, generator: torch.Generator | None, zero_bias: bool = False) -> None:
+    """torch's default Linear init, U(±1/√fan_in), drawn from ``generator`` (bias zeroed if asked)."""
+    bound = 1.0 / math.sqrt(layer.in_features)
+    layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=generator) - 1) * bound)
+    if zero_bias:
+        layer.bias.zero_()
+    else:
+        layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=generator) - 1) * bound)
+
+
 class LConv(nn.Module):
     """One L-conv layer.
 
@@ -89,11 +100,8 @@ class RecursiveAngleNet(nn.Module):
         self.rec = rec
         self.core = LConv(dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, generator=generator)
         self.readout = nn.Sequential(nn.Tanh(), nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))
-        with torch.no_grad():  # seeded init of the readout too
-            for layer in (self.readout[1], self.readout[3]):
-                bound = 1.0 / math.sqrt(layer.in_features)
-                layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=generator) - 1) * bound)
-                layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=generator) - 1) * bound)
+        for layer in (self.readout[1], self.readout[3]):  # seeded init of the readout too
+            seeded_linear_init(layer, generator)
 
     @property
     def generator_matrix(self) -> torch.Tensor:
