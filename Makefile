@@ -50,7 +50,20 @@ figures/so2_generator-$(SCALE).pdf: results/so2_discovery-$(SCALE)/.done
 	cp results/so2_discovery-$(SCALE)/figures/so2_generator.png $(@:.pdf=.png)
 	cp results/so2_discovery-$(SCALE)/metrics.json figures/so2_generator-$(SCALE).metrics.json
 
-fig-so2: install figures/so2_generator-$(SCALE).pdf ## L-conv Fig. 4: learned vs reference so(2) generator (QUICK=1: CPU scale)
+# Figure 4 of the L-conv paper: its three solutions on its own data and conventions (bilinear
+# rotation, official L_SW grid): the recursive angle regressor, the fixed-angle step at π/10 and
+# least squares at π/10 (the paper's "LinReg"), next to L_SW and the data's own generator G_cd.
+FIG4_MODELS := recursive_angle fixed_angle lstsq
+FIG4_ARGS_lstsq := 'data.theta_range_deg=[18,18]'
+
+results/so2_fig4-%-$(SCALE)/.done:
+	$(LCONV) run experiment=so2_discovery model=$* conventions=paper scale=$(SCALE) logger=none paths.output_dir=results/so2_fig4-$*-$(SCALE) $(FIG4_ARGS_$*) $(OVERRIDES)
+	touch $@
+
+figures/so2_figure4-$(SCALE).pdf: $(foreach m,$(FIG4_MODELS),results/so2_fig4-$(m)-$(SCALE)/.done)
+	$(BIN)/python -m lconv_cli.paper_figures so2 $(foreach m,$(FIG4_MODELS),--run $(m)=results/so2_fig4-$(m)-$(SCALE)) --out $(@:.pdf=)
+
+fig-so2: install figures/so2_generator-$(SCALE).pdf figures/so2_figure4-$(SCALE).pdf ## L-conv Fig. 4 (recursive, fixed-angle, least squares vs L_SW, G_cd) and our learned generator (QUICK=1: CPU scale)
 
 results/translation_1d-$(SCALE)/.done:
 	$(LCONV) run experiment=translation_1d scale=$(SCALE) logger=none paths.output_dir=results/translation_1d-$(SCALE) $(OVERRIDES)

@@ -2,21 +2,26 @@
 
 Data: seeded Gaussian points in R^n (``copies`` vectors per point) and an invariant φ the symmetry
 must keep (``data.algebra``: so3, so21, so13, sl2; see :mod:`lconv_cli.lie.algebras`).
-Model: k generators G_i (n×n), trained on
+Model: k generators G_i (n×n), trained (Adam, checkpointed) on
     invariance  mean_x Σ_i r_i(x)²,  r_i = ∇φ·(G_i x) / (‖∇φ‖‖x‖‖G_i‖)
-  + normalisation Σ_i (‖G_i‖² − 1)²  + orthogonality Σ_{i<j} ⟨Ĝ_i, Ĝ_j⟩²
-  + closure  Σ_{i<j} ‖[G_i, G_j] − Σ_l c_ijl G_l‖² (c by least squares).
-Afterwards the invariance operator M_ab = mean_x r_a r_b on an orthonormal basis of the learned span
-is diagonalised; ``discovered_dim`` = the number of eigenvalues below the largest ≥100× gap (all k
-if every eigenvalue is below ``model.invariance_tol``), and its eigenvectors are the discovered
-generators. Metrics (test points): ``subspace_similarity`` to the true algebra, ``closure_error``,
-the Killing signature, ``success`` (similarity ≥ 0.999, closure ≤ 1e-3, right signature and dimension).
+  + normalisation Σ_i (‖G_i‖² − 1)²  + orthogonality Σ_{i<j} ⟨Ĝ_i, Ĝ_j⟩².
+Then the invariance operator M_ab = mean_x r_a r_b on an orthonormal basis of the learned span is
+diagonalised; ``discovered_dim`` = the number of eigenvalues below the largest ≥100× gap (all k if
+every eigenvalue is below ``model.invariance_tol``), and its eigenvectors are the discovered
+generators. Last, those m generators are polished by L-BFGS on the same losses plus
+    closure  Σ_{i<j} ‖[G_i, G_j] − Σ_l c_ijl G_l‖² / (‖G_i‖²‖G_j‖²)   (c by least squares).
+Closure is left out of the first stage on purpose: when k exceeds the algebra's dimension no set of
+k matrices containing the algebra closes, and the penalty drags the search away from it (so(3)
+asked for 4 generators with closure in the first stage finds dimension 1).
+Metrics (test points): ``subspace_similarity`` to the true algebra, ``closure_error``, the Killing
+signature, ``success`` (similarity ≥ 0.999, closure ≤ 1e-3, right signature and dimension).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -61,17 +66,45 @@ def closure_penalty(gens: torch.Tensor) -> torch.Tensor:
     return (misfit / (norms[i] * norms[j])).sum()
 
 
-def losses(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase) -> dict[str, torch.Tensor]:
+def losses(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, closure: bool = True) -> dict[str, torch.Tensor]:
+    """The named loss terms for generators (k, n, n) on points (N, n·copies); closure only if asked."""
     flat = gens.flatten(1)
     norms = flat.norm(dim=-1)
     unit = flat / norms[:, None]
     gram = unit @ unit.T
-    return {
+    parts = {
         "invariance": invariance_residuals(gens, points, grads, case.copies).pow(2).mean(1).sum(),
         "normalisation": (norms.pow(2) - 1).pow(2).sum(),
         "orthogonality": torch.triu(gram, 1).pow(2).sum(),
-        "closure": closure_penalty(gens),
     }
+    if closure:
+        parts["closure"] = closure_penalty(gens)
+    return parts
+
+
+def weighted_loss(parts: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
+    return sum(weights[name] * value for name, value in parts.items())
+
+
+def polish(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, weights: dict[str, float], max_iter: int) -> torch.Tensor:
+    """L-BFGS on all losses (closure included) from the discovered generators (m, n, n), float64."""
+    if max_iter <= 0 or gens.shape[0] == 0:
+        return gens
+    start = gens.detach().clone()
+    start = start / start.flatten(1).norm(dim=-1)[:, None, None]
+    params = start.requires_grad_(True)
+    opt = torch.optim.LBFGS(
+        [params], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-14, tolerance_change=1e-18, line_search_fn="strong_wolfe"
+    )
+
+    def objective() -> torch.Tensor:
+        opt.zero_grad()
+        loss = weighted_loss(losses(params, points, grads, case), weights)
+        loss.backward()
+        return loss
+
+    opt.step(objective)
+    return params.detach()
 
 
 def discovered_subspace(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, tol: float):
@@ -128,8 +161,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     truth = case.basis()
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
-        parts = losses(model.generators, train, train_grads, case)
-        return sum(weights[name] * value for name, value in parts.items())
+        return weighted_loss(losses(model.generators, train, train_grads, case, closure=False), weights)
 
     def monitor() -> dict[str, float]:
         return {"subspace_similarity": subspace_similarity(model.generators, truth)}
@@ -138,7 +170,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
         model, cfg, out_dir=out_dir, batch_rng=torch.Generator().manual_seed(int(cfg.seed)), description=f"algebra {case.name}", monitor=monitor
     ).fit(step_loss)
 
-    found, evals, gap = discovered_subspace(model.generators, test, test_grads, case, float(cfg.model.invariance_tol))
+    found, evals, gap = discovered_subspace(model.generators, train, train_grads, case, float(cfg.model.invariance_tol))
+    started = time.perf_counter()
+    found = polish(found, train, train_grads, case, weights, int(cfg.model.polish_iters))
+    polish_seconds = time.perf_counter() - started
     dim = found.shape[0]
     similarity = subspace_similarity(found, truth) if dim else 0.0
     closure = closure_error(found) if dim else math.nan
@@ -156,6 +191,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         "true_dim": case.dim,
         "spectral_gap": gap,
         "invariance_max_eig": float(evals[:dim].max()) if dim else math.nan,
+        "test_invariance": float(invariance_residuals(found, test, test_grads, case.copies).pow(2).mean(1).max()) if dim else math.nan,
         "killing_positive": signature[0],
         "killing_negative": signature[1],
         "killing_zero": signature[2],
@@ -163,6 +199,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         "success": float(success),
         "final_train_loss": result.final_loss,
         "train_seconds": result.train_seconds,
+        "polish_seconds": polish_seconds,
         "steps": result.steps,
     }
     source = {"task": cfg.task, "algebra": case.name, "run_dir": str(out_dir), "metrics": metrics}

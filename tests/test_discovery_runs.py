@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from lconv_cli import paper_figures
 from lconv_cli.errors import UserError
 from lconv_cli.generators_file import load_generators, save_generators
 from lconv_cli.models import LConv, RecursiveAngleNet
@@ -37,6 +38,22 @@ def test_paper_conventions_score_bilinear_data_two_ways(tmp_path):
     metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
     assert metrics["generator_cos_data"] != metrics["generator_cos_sw"]
     assert metrics["fit_residual"] > 0.05  # no generator reproduces bilinear resampling
+
+
+def test_figure4_composes_paper_runs_and_refuses_mixed_ones(tmp_path):
+    for model in ("fixed_angle", "lstsq"):
+        args = (*SMOKE, f"model={model}", "conventions=paper", "data.theta_range_deg=[18,18]", f"paths.output_dir={tmp_path / model}")
+        assert lconv("run", *args, cwd=tmp_path).returncode == 0
+    runs = ["--run", f"fixed={tmp_path / 'fixed_angle'}", "--run", f"lstsq={tmp_path / 'lstsq'}"]
+    assert paper_figures.main(["so2", *runs, "--out", str(tmp_path / "fig" / "f4")]) == 0
+    assert (tmp_path / "fig" / "f4.pdf").is_file() and (tmp_path / "fig" / "f4.png").is_file()
+    panels = read_json(tmp_path / "fig" / "f4.metrics.json")
+    lstsq = read_json(tmp_path / "lstsq" / "metrics.json")["metrics"]
+    assert list(panels) == ["fixed", "lstsq"] and panels["lstsq"]["generator_cos_sw"] == lstsq["generator_cos_sw"]
+    assert lconv("run", *SMOKE, "model=lstsq", f"paths.output_dir={tmp_path / 'centred'}", cwd=tmp_path).returncode == 0
+    mixed = [*runs, "--run", f"ours={tmp_path / 'centred'}", "--out", str(tmp_path / "bad")]
+    assert paper_figures.main(["so2", *mixed]) == 2
+    assert paper_figures.main(["so2", "--run", f"x={tmp_path}", "--out", str(tmp_path / "bad")]) == 2
 
 
 def test_fixed_angle_needs_one_angle(tmp_path):
@@ -88,6 +105,17 @@ def test_lconv_layer_with_fixed_generators():
     torch.testing.assert_close(layer(h), expected, rtol=1e-5, atol=1e-5)
     net = RecursiveAngleNet(5, channels=4, rec=2, hidden=3, generator=torch.Generator().manual_seed(0))
     assert net(torch.randn(6, 5), torch.randn(6, 5)).shape == (6,)
+
+
+def test_recursive_angle_net_starts_like_the_official_code():
+    """kaiming_normal_ on (1, d, d) and (1, C, C) tensors: std √2/d and √2/C (fan_in = d², C²)."""
+    net = RecursiveAngleNet(400, channels=10, generator=torch.Generator().manual_seed(0))
+    reference_l, reference_w = torch.empty(1, 400, 400), torch.empty(1, 10, 10)
+    torch.nn.init.kaiming_normal_(reference_l)
+    torch.nn.init.kaiming_normal_(reference_w)
+    assert float(net.core.generators.std()) == pytest.approx(float(reference_l.std()), rel=0.02)
+    assert float(net.core.generators.std()) == pytest.approx(2**0.5 / 400, rel=0.02)
+    assert float(net.core.weights.std()) == pytest.approx(2**0.5 / 10, rel=0.25)
 
 
 def test_translation_and_algebra_smoke_runs(tmp_path):

@@ -106,3 +106,12 @@ def test_best_scale_residual_finds_the_scale():
     alpha, residual = best_scale_residual(-ref, f, theta, gimg)
     assert alpha == pytest.approx(-1.0, abs=1e-9)
     assert best_scale_residual(torch.zeros_like(ref), f, theta, gimg) == (0.0, 1.0)
+
+
+def test_best_scale_residual_at_large_rotations_of_a_large_grid():
+    """At 20×20 and θ ≤ 45°, θ‖L‖ ≈ 20: the first-order scale alone lands in a far local minimum."""
+    ref = rotation_generator_2d(20)
+    g = torch.Generator().manual_seed(9)
+    f, theta, gimg = _group_pairs(ref, math.pi / 4 * torch.rand(40, generator=g, dtype=torch.float64), 40, 10)
+    alpha, residual = best_scale_residual(ref, f, theta, gimg)
+    assert alpha == pytest.approx(1.0, abs=1e-9) and residual < 1e-9

@@ -9,7 +9,7 @@ from lconv_cli.data import make_shift_pairs
 from lconv_cli.lie import closure_error, killing_signature, subspace_similarity, sw_derivative_matrix, sw_shift_matrix
 from lconv_cli.lie.algebras import ALGEBRAS, invariance_residuals, invariant_gradients
 from lconv_cli.lie.shift_approximation import shift_approximations
-from lconv_cli.experiments.algebra_discovery import discovered_subspace
+from lconv_cli.experiments.algebra_discovery import discovered_subspace, polish
 
 
 @pytest.mark.parametrize("d, n8, n16, expm", [(20, 0.7721, 0.9314, 0.9747), (40, 0.7470, 0.9291, 0.9874)])
@@ -56,3 +56,17 @@ def test_dimension_detection_sees_the_gap():
     assert subspace_similarity(found, case.basis()) == pytest.approx(1.0, abs=1e-12)
     found, _, gap = discovered_subspace(case.basis(), points, grads, case, tol=1e-6)
     assert found.shape[0] == 3 and gap == math.inf
+
+
+def test_polish_pulls_a_perturbed_algebra_back_to_an_exact_one():
+    case = ALGEBRAS["so13"]
+    points = torch.randn(256, case.n * case.copies, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    grads = invariant_gradients(case, points)
+    noise = torch.randn(6, 4, 4, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+    start = case.basis() + 0.05 * noise
+    assert closure_error(start) > 1e-2
+    weights = {"invariance": 1.0, "normalisation": 1.0, "orthogonality": 1.0, "closure": 0.1}
+    polished = polish(start, points, grads, case, weights, max_iter=300)
+    assert subspace_similarity(polished, case.basis()) == pytest.approx(1.0, abs=1e-9)
+    assert closure_error(polished) < 1e-6
+    assert killing_signature(polished) == case.signature

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from lconv_cli.lie.expm import expm_action, real_logm
+from lconv_cli.lie.expm import expm_action_squaring, real_logm
 
 
 def _as64(*tensors: torch.Tensor) -> list[torch.Tensor]:
@@ -62,7 +62,7 @@ def closed_form_generator(
 
 def mean_squared_misfit(generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Mean over pairs of ‖exp(θ_i L) f_i − g_i‖² (differentiable in L)."""
-    return ((expm_action(generator, theta, f) - g) ** 2).sum(-1).mean()
+    return ((expm_action_squaring(generator, theta, f) - g) ** 2).sum(-1).mean()
 
 
 def polish_generator(
@@ -91,18 +91,28 @@ def best_scale_residual(
     """(α, ‖exp(αθL)f − g‖ / ‖g − f‖) with α the best scale of L (sign included), over all pairs.
 
     The residual is relative to the displacement g − f, so L = 0 scores 1 and an exact generator 0.
-    α starts at the first-order estimate and is refined by Gauss–Newton on the scalar; angle-
-    regression models learn L only up to scale, so their generators are compared at their best α.
+    α is refined by Gauss–Newton on the scalar from three starts, the first-order estimate and
+    ±1 (the generator's own scale), and the best is kept: for large θ‖L‖ the residual oscillates
+    in α and the first-order start alone can land in a far local minimum. Angle-regression models
+    learn L only up to scale, so every generator is compared at its best α.
     """
     lmat, f64, t64, g64 = _as64(generator, f, theta, g)
     step = t64[:, None] * (f64 @ lmat.T)
     denom = float((step * step).sum())
     if denom == 0.0:
         return 0.0, 1.0
-    alpha = float((step * (g64 - f64)).sum()) / denom
+    first_order = float((step * (g64 - f64)).sum()) / denom
+    fits = [_gauss_newton_scale(lmat, f64, t64, g64, start, iters) for start in (first_order, 1.0, -1.0)]
+    return min(fits, key=lambda fit: fit[1])
+
+
+def _gauss_newton_scale(
+    lmat: torch.Tensor, f64: torch.Tensor, t64: torch.Tensor, g64: torch.Tensor, alpha: float, iters: int
+) -> tuple[float, float]:
+    """(α, relative residual) after Gauss–Newton on the scale α from the given start."""
     lt = lmat.T
     for _ in range(iters):
-        pred = expm_action(lmat, alpha * t64, f64)
+        pred = expm_action_squaring(lmat, alpha * t64, f64)
         jac = t64[:, None] * (pred @ lt)  # d/dα exp(αθL) f = θ L exp(αθL) f
         jj = float((jac * jac).sum())
         if jj == 0.0:
@@ -111,5 +121,5 @@ def best_scale_residual(
         alpha -= update
         if abs(update) <= 1e-12 * max(1.0, abs(alpha)):
             break
-    residual = float((expm_action(lmat, alpha * t64, f64) - g64).norm() / (g64 - f64).norm())
+    residual = float((expm_action_squaring(lmat, alpha * t64, f64) - g64).norm() / (g64 - f64).norm())
     return alpha, residual

@@ -27,6 +27,17 @@ def seeded_linear_init(layer: nn.Linear, generator: torch.Generator | None, zero
         layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=generator) - 1) * bound)
 
 
+def paper_init_stds(dim: int, in_channels: int, out_channels: int) -> dict[str, float]:
+    """The official code's L-conv init: ``kaiming_normal_`` on L (k, d, d) and W (k, C_out, C_in).
+
+    torch takes fan_in = size(1)·prod(size(2:)), i.e. d² for L and C_out·C_in for W, so the entries
+    have std √2/d and √(2/(C_out·C_in)): L starts with ‖L h‖ ≈ √(2/d)‖h‖, close to the identity
+    step of a residual layer. The recursive angle model depends on this small start (with the
+    √(2/d) default its features saturate the tanh readout and L never aligns with the rotation).
+    """
+    return {"generator_std": math.sqrt(2.0) / dim, "weight_std": math.sqrt(2.0 / (in_channels * out_channels))}
+
+
 class LConv(nn.Module):
     """One L-conv layer.
 
@@ -37,6 +48,10 @@ class LConv(nn.Module):
         identity_term: include the W_0 h term (the zeroth "generator" is the identity).
         fixed_generators: (k, d, d) generators to use as they are (not trained); None learns them.
         generator: torch.Generator for the (kaiming-normal) initialisation.
+        generator_std, weight_std: standard deviations of the initial L_i and W_i entries. The
+            defaults √(2/d) and √(2/C_in) keep ‖L h‖ ≈ √2‖h‖ per generator; ``torch.nn.init.kaiming_normal_``
+            on the (k, d, d) and (k, C_out, C_in) tensors, as the official code does, gives the much
+            smaller √2/d and √(2/(C_out·C_in)) (see :func:`paper_init_stds`).
     """
 
     def __init__(
@@ -48,6 +63,8 @@ class LConv(nn.Module):
         identity_term: bool = True,
         fixed_generators: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        generator_std: float | None = None,
+        weight_std: float | None = None,
     ) -> None:
         super().__init__()
         self.identity_term = identity_term
@@ -57,9 +74,11 @@ class LConv(nn.Module):
                 raise ValueError(f"fixed generators have shape {tuple(fixed.shape)}, the layer needs {(num_generators, dim, dim)}")
             self.register_buffer("generators", fixed.clone())
         else:
-            self.generators = nn.Parameter(math.sqrt(2.0 / dim) * torch.randn(num_generators, dim, dim, generator=generator))
+            std = math.sqrt(2.0 / dim) if generator_std is None else generator_std
+            self.generators = nn.Parameter(std * torch.randn(num_generators, dim, dim, generator=generator))
         num_weights = num_generators + int(identity_term)
-        self.weights = nn.Parameter(math.sqrt(2.0 / in_channels) * torch.randn(num_weights, out_channels, in_channels, generator=generator))
+        std = math.sqrt(2.0 / in_channels) if weight_std is None else weight_std
+        self.weights = nn.Parameter(std * torch.randn(num_weights, out_channels, in_channels, generator=generator))
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         """h: (B, C_in, d) → (B, C_out, d)."""
@@ -77,6 +96,7 @@ class RecursiveAngleNet(nn.Module):
     The image f is copied into C channels; one residual L-conv step h ← h + W (L h), with a
     single shared generator L, is applied ``rec`` times; the C channels are dotted with the
     rotated image g, and tanh → Linear(C, hidden) → tanh → Linear(hidden, 1) regresses θ.
+    L and W start as in the official code (:func:`paper_init_stds`).
 
     Args:
         dim: d = n² pixels.
@@ -98,7 +118,10 @@ class RecursiveAngleNet(nn.Module):
         super().__init__()
         self.channels = channels
         self.rec = rec
-        self.core = LConv(dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, generator=generator)
+        self.core = LConv(
+            dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, generator=generator,
+            **paper_init_stds(dim, channels, channels),
+        )
         self.readout = nn.Sequential(nn.Tanh(), nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         for layer in (self.readout[1], self.readout[3]):  # seeded init of the readout too
             seeded_linear_init(layer, generator)

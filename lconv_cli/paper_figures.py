@@ -1,0 +1,102 @@
+"""Paper figures composed from finished run directories (used by the Makefile's ``fig-*`` targets).
+
+    python -m lconv_cli.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
+
+``so2`` rebuilds the L-conv paper's Figure 4: the reference rotation generator L_SW, then the
+generator each so2_discovery run learned (read from its ``generators.pt`` and ``metrics.json``),
+each scaled to best match L_SW and titled with its |cos| to L_SW and to the data's own generator,
+then G_cd, the central-difference generator of the bilinear rotation when the runs used
+bilinear data. Every run must have used the same grid size and conventions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+
+from lconv_cli.errors import UserError  # noqa: E402
+from lconv_cli.generators_file import load_generators  # noqa: E402
+from lconv_cli.lie import central_difference_generator, rotation_generator_2d  # noqa: E402
+
+
+def _run_record(run_dir: Path) -> tuple[torch.Tensor, dict, dict]:
+    """(learned (d, d) generator, metrics, resolved config) of one finished so2_discovery run."""
+    for name in ("metrics.json", "config.yaml"):
+        if not (run_dir / name).is_file():
+            raise UserError(f"{run_dir} has no {name}; is it a finished lconv run directory?")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    if metrics.get("experiment") != "so2_discovery" or metrics.get("status") != "ok":
+        raise UserError(f"{run_dir} is not a finished so2_discovery run")
+    config = OmegaConf.to_container(OmegaConf.load(run_dir / "config.yaml"))
+    return load_generators(run_dir, count=1)["generators"][0].double(), metrics["metrics"], config
+
+
+def _scaled_to(matrix: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return matrix * float((matrix * like).sum()) / max(float((matrix * matrix).sum()), 1e-300)
+
+
+def so2_figure(runs: dict[str, Path], out: Path) -> list[Path]:
+    """Write ``out``.pdf and ``out``.png: L_SW | each run's learned L | G_cd (bilinear data)."""
+    records = {label: _run_record(Path(path)) for label, path in runs.items()}
+    settings = {(c["data"]["n"], c["data"]["conventions"], c["data"]["rotation"]) for _, _, c in records.values()}
+    if len(settings) != 1:
+        raise UserError(f"the runs differ in (n, conventions, rotation): {sorted(settings)}")
+    n, conventions, rotation = settings.pop()
+    sw = rotation_generator_2d(int(n), conventions)
+    panels = [(f"L_SW ({conventions} grid), {n}×{n}", sw)]
+    for label, (learned, metrics, config) in records.items():
+        title = f"{label} ({config['model']['name']})\n|cos| L_SW {metrics['generator_cos_sw']:.2f}, data {metrics['generator_cos_data']:.2f}"
+        panels.append((title, _scaled_to(learned, sw)))
+    if rotation == "bilinear":
+        panels.append(("G_cd: the bilinear data's generator", central_difference_generator(int(n))))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
+    for ax, (title, mat) in zip(axes, panels):
+        limit = float(mat.abs().max()) or 1.0
+        ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    summary = {label: {key: metrics[key] for key in ("generator_cos_sw", "generator_cos_data", "fit_residual")} for label, (_, metrics, _) in records.items()}
+    out.with_suffix(".metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return paths
+
+
+def _label_and_dir(text: str) -> tuple[str, Path]:
+    label, sep, path = text.partition("=")
+    if not sep or not label or not path:
+        raise argparse.ArgumentTypeError(f"expected LABEL=RUN_DIR, got {text!r}")
+    return label, Path(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lconv_cli.paper_figures", description=__doc__.split("\n\n")[0])
+    parser.add_argument("figure", choices=["so2"])
+    parser.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in panel order")
+    parser.add_argument("--out", type=Path, required=True, help="output path without suffix")
+    args = parser.parse_args(argv)
+    try:
+        for path in so2_figure(dict(args.run), args.out):
+            print(path)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
