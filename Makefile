@@ -52,9 +52,9 @@ figures/so2_generator-$(SCALE).pdf: results/so2_discovery-$(SCALE)/.done
 
 # Figure 4 of the L-conv paper: its three solutions on its own data and conventions (bilinear
 # rotation, official L_SW grid): the recursive angle regressor, the fixed-angle step at π/10 and
-# least squares at π/10 (the paper's "LinReg"), next to L_SW and the data's own generator G_cd.
+# least squares at π/10, (T − I)/θ (the paper's "LinReg"), next to L_SW and the data's own generator G_cd.
 FIG4_MODELS := recursive_angle fixed_angle lstsq
-FIG4_ARGS_lstsq := 'data.theta_range_deg=[18,18]'
+FIG4_ARGS_lstsq := 'data.theta_range_deg=[18,18]' model.solution=first_order
 
 results/so2_fig4-%-$(SCALE)/.done:
 	$(LCONV) run experiment=so2_discovery model=$* conventions=paper scale=$(SCALE) logger=none paths.output_dir=results/so2_fig4-$*-$(SCALE) $(FIG4_ARGS_$*) $(OVERRIDES)

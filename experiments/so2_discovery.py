@@ -147,7 +147,7 @@ def fit_generator_t(ctx: Context) -> Fit:
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
         idx = ctx.batch(rng)
-        return ((model(train.f[idx], train.g[idx])[0] - train.g[idx]) ** 2).mean()
+        return ((model(train.f[idx], train.g[idx])[0] - train.g[idx]) ** 2).mean() + model.scale_penalty()
 
     result = ctx.trainer(model, lambda: model.generator_matrix, "so2 generator_t").fit(step_loss)
     mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.g[s])[0], test.g[s]), len(test))
@@ -220,25 +220,34 @@ def fit_fixed_angle(ctx: Context) -> Fit:
     return Fit(model.generator_matrix(theta).detach(), result, {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)})
 
 
+LSTSQ_SOLUTIONS = ("polished", "closed_form", "first_order")
+
+
 def fit_lstsq(ctx: Context) -> Fit:
-    """Closed form (least-squares T at small angles, matrix log / θ), then least-squares polish."""
+    """Least-squares T at small angles; its matrix log / θ (closed form), L-BFGS polish of that, or
+    (T − I)/θ (first order, the paper's "LinReg"); ``model.solution`` picks the reported one."""
     cfg, train = ctx.cfg, ctx.train
+    solution = choose(cfg.model.solution, LSTSQ_SOLUTIONS, "model.solution")
     started = time.perf_counter()
     closed, transform, theta_bar = closed_form_generator(train.f, train.theta, train.g, cfg.model.pairs_per_unknown)
     first_order = (transform - torch.eye(transform.shape[0], dtype=transform.dtype)) / theta_bar
     num = min(len(train), int(cfg.model.polish_pairs))
     polished = closed
-    if int(cfg.model.polish_iters) > 0 and num > 0:
+    if solution == "polished" and int(cfg.model.polish_iters) > 0 and num > 0:
+        if float(train.theta.min()) == float(train.theta.max()):
+            log.warning("lstsq: every pair has the same angle, so exp(θL) = T has many solutions L and the polish may leave log(T)/θ far behind")
         polished = polish_generator(closed, train.f[:num], train.theta[:num], train.g[:num], int(cfg.model.polish_iters))
     seconds = time.perf_counter() - started
     sw = rotation_generator_2d(int(cfg.data.n), cfg.data.conventions)
     extra = {
         "closed_form_cos_data": generator_cos(closed, ctx.data_reference),
         "closed_form_cos_sw": generator_cos(closed, sw),
+        "first_order_cos_data": generator_cos(first_order, ctx.data_reference),
         "first_order_cos_sw": generator_cos(first_order, sw),
         "closed_form_theta_deg": math.degrees(theta_bar),
     }
-    return Fit(polished, TrainResult(steps=0, train_seconds=seconds), extra)
+    reported = {"polished": polished, "closed_form": closed, "first_order": first_order}[solution]
+    return Fit(reported, TrainResult(steps=0, train_seconds=seconds), extra)
 
 
 VARIANTS: dict[str, Callable[[Context], Fit]] = {

@@ -54,7 +54,9 @@ def so2_figure(runs: dict[str, Path], out: Path) -> list[Path]:
     sw = rotation_generator_2d(int(n), conventions)
     panels = [(f"L_SW ({conventions} grid), {n}×{n}", sw)]
     for label, (learned, metrics, config) in records.items():
-        title = f"{label} ({config['model']['name']})\n|cos| L_SW {metrics['generator_cos_sw']:.2f}, data {metrics['generator_cos_data']:.2f}"
+        model = config["model"]["name"]
+        name = label if label == model else f"{label} ({model})"
+        title = f"{name}\n|cos| L_SW {metrics['generator_cos_sw']:.2f}, data {metrics['generator_cos_data']:.2f}"
         panels.append((title, _scaled_to(learned, sw)))
     if rotation == "bilinear":
         panels.append(("G_cd: the bilinear data's generator", central_difference_generator(int(n))))
