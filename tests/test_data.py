@@ -3,6 +3,7 @@
 import gzip
 import math
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from lconv_cli.data import make_rotation_pairs
-from lconv_cli.data.images import load_idx_dataset, read_idx
+from lconv_cli.data.images import load_cifar_dataset, load_idx_dataset, read_idx
 from lconv_cli.errors import DataMissingError
 from lconv_cli.lie import rotation_generator_2d
 
@@ -64,3 +65,32 @@ def test_real_mnist_from_the_shared_data_root():
     assert torch.bincount(y).tolist()[:3] == [980, 1135, 1032]  # the official test-set class counts
     x, y = load_idx_dataset("fashion_mnist", SHARED_DATA, train=True)
     assert x.shape == (60000, 28, 28) and torch.bincount(y).tolist() == [6000] * 10
+
+
+def _write_cifar(base: Path, name: str, images: np.ndarray, labels: list[int], key: str) -> None:
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / name, "wb") as handle:  # the official format: a latin1-readable pickle of a dict
+        pickle.dump({"data": images.reshape(len(labels), -1), key: labels, "batch_label": name}, handle, protocol=2)
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+def test_cifar_batches_round_trip(tmp_path, name):
+    rng = np.random.default_rng(0)
+    if name == "cifar10":
+        base, key, train_files, test_file = tmp_path / "cifar-10-batches-py", "labels", [f"data_batch_{i}" for i in range(1, 6)], "test_batch"
+    else:
+        base, key, train_files, test_file = tmp_path / "cifar-100-python", "fine_labels", ["train"], "test"
+    batches = [rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8) for _ in train_files]
+    for file, images in zip(train_files, batches):
+        _write_cifar(base, file, images, [1, 2], key)
+    test_images = rng.integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
+    _write_cifar(base, test_file, test_images, [9, 0, 4], key)
+    x, y = load_cifar_dataset(name, tmp_path, train=True)
+    assert x.shape == (2 * len(train_files), 3, 32, 32) and x.dtype == torch.uint8
+    assert torch.equal(x, torch.from_numpy(np.concatenate(batches))) and y.tolist() == [1, 2] * len(train_files)
+    x, y = load_cifar_dataset(name, tmp_path, train=False)
+    assert torch.equal(x, torch.from_numpy(test_images)) and y.tolist() == [9, 0, 4] and y.dtype == torch.int64
+    (base / train_files[-1]).unlink()
+    with pytest.raises(DataMissingError, match="data.download=true") as info:
+        load_cifar_dataset(name, tmp_path, train=True)
+    assert str(base / train_files[-1]) in str(info.value) and "\n" not in str(info.value)
