@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from lconv_cli.configuring import choose
-from lconv_cli.figures import save_figure
+from lconv_cli.figures import save_figure, show_matrix
 from lconv_cli.generators_file import FILE_NAME, save_generators
 from lconv_cli.lie import bracket, closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import ALGEBRAS, AlgebraCase, invariance_residuals, invariant_gradients
@@ -132,10 +132,7 @@ def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
     count = max(1, found.shape[0])
     fig, axes = plt.subplots(1, count + 1, figsize=(2.6 * (count + 1), 2.8))
     for ax, g in zip(axes[:-1], found):
-        limit = float(g.abs().max()) or 1.0
-        ax.imshow(g.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        show_matrix(ax, g)
     axes[0].set_title(title, fontsize=9, loc="left")
     axes[-1].semilogy(range(1, len(evals) + 1), evals.clamp_min(1e-30).numpy(), "o-")
     axes[-1].set_title("invariance spectrum", fontsize=9)

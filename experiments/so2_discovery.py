@@ -30,7 +30,7 @@ from lconv_cli.configuring import choose
 from lconv_cli.data import PairSet, make_rotation_pairs
 from lconv_cli.data.rotation_pairs import ROTATIONS
 from lconv_cli.errors import UserError
-from lconv_cli.figures import save_figure
+from lconv_cli.figures import save_figure, scaled_to_match, show_matrix
 from lconv_cli.generators_file import FILE_NAME, load_generators, save_generators
 from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_cos, rotation_generator_2d
 from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, polish_generator
@@ -267,25 +267,15 @@ def first_reaching(result: TrainResult, name: str, target: float) -> tuple[float
     return math.nan, math.nan
 
 
-def _aligned(matrix: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """``matrix`` scaled (sign included) to best match ``like`` in the Frobenius sense."""
-    matrix, like = matrix.double().cpu(), like.double().cpu()
-    return matrix * float((matrix * like).sum()) / max(float((matrix * matrix).sum()), 1e-300)
-
-
 def plot_generators(learned: torch.Tensor, references: dict[str, torch.Tensor], result: TrainResult, title: str):
     """Learned L next to each reference (scaled to it), and the training curves."""
     learned = learned.detach().double().cpu()
-    panels = [(f"learned L ({title})", _aligned(learned, next(iter(references.values()))))]
+    panels = [(f"learned L ({title})", scaled_to_match(learned, next(iter(references.values()))))]
     for name, ref in references.items():
         panels.append((f"{name} (|cos| = {generator_cos(learned, ref):.4f})", ref.double().cpu()))
     fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.3 * (len(panels) + 1), 4))
     for ax, (name, mat) in zip(axes, panels):
-        limit = float(mat.abs().max()) or 1.0
-        ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(name, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        show_matrix(ax, mat, name)
     ax = axes[-1]
     if result.losses:
         ax.semilogy(range(1, len(result.losses) + 1), result.losses)

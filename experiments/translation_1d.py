@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 
 from lconv_cli.configuring import choose
 from lconv_cli.data import make_shift_pairs
-from lconv_cli.figures import save_figure
+from lconv_cli.figures import save_figure, show_matrix
 from lconv_cli.generators_file import FILE_NAME, save_generators
 from lconv_cli.lie import generator_cos, sw_derivative_matrix, sw_shift_matrix
 from lconv_cli.lie.shift_approximation import recursive_shift, shift_approximations
@@ -42,12 +42,7 @@ def plot_shifts(true: torch.Tensor, learned: torch.Tensor, shift: float, scores:
         panels = [(f"g(z = {shift:g}) (SW shift)", target), (f"{name} L (|cos| to D = {generator_cos(lmat, true):.4f})", lmat)]
         panels += [(f"(I + zL/{k})^{k}: cos {scores[f'{name}_n{k}']:.3f}", recursive_shift(lmat, shift, k)) for k in STEPS]
         for ax, (title, mat) in zip(axes[row], panels):
-            mat = mat.detach().double().cpu()
-            limit = float(mat.abs().max()) or 1.0
-            ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-            ax.set_title(title, fontsize=9)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            show_matrix(ax, mat, title)
     fig.tight_layout()
     return fig
 

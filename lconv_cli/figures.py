@@ -10,7 +10,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+import torch  # noqa: E402
+
 from lconv_cli import tracking  # noqa: E402
+
+
+def show_matrix(ax, matrix: torch.Tensor, title: str | None = None, fontsize: int = 9) -> None:
+    """Draw a (real) matrix on ``ax`` with a symmetric red-blue scale, no ticks, optional title."""
+    mat = matrix.detach().double().cpu()
+    limit = float(mat.abs().max()) or 1.0
+    ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
+    if title is not None:
+        ax.set_title(title, fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def scaled_to_match(matrix: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``matrix`` scaled (sign included) to best match ``like`` in the Frobenius sense (float64, CPU)."""
+    matrix, like = matrix.detach().double().cpu(), like.detach().double().cpu()
+    return matrix * float((matrix * like).sum()) / max(float((matrix * matrix).sum()), 1e-300)
 
 
 def save_figure(fig: Figure, out_dir: Path, name: str, pdf: bool = False) -> list[Path]:

@@ -24,6 +24,7 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
+from lconv_cli.figures import scaled_to_match, show_matrix  # noqa: E402
 from lconv_cli.generators_file import load_generators  # noqa: E402
 from lconv_cli.lie import central_difference_generator, rotation_generator_2d  # noqa: E402
 
@@ -40,10 +41,6 @@ def _run_record(run_dir: Path) -> tuple[torch.Tensor, dict, dict]:
     return load_generators(run_dir, count=1)["generators"][0].double(), metrics["metrics"], config
 
 
-def _scaled_to(matrix: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    return matrix * float((matrix * like).sum()) / max(float((matrix * matrix).sum()), 1e-300)
-
-
 def so2_figure(runs: dict[str, Path], out: Path) -> list[Path]:
     """Write ``out``.pdf and ``out``.png: L_SW | each run's learned L | G_cd (bilinear data)."""
     records = {label: _run_record(Path(path)) for label, path in runs.items()}
@@ -57,16 +54,12 @@ def so2_figure(runs: dict[str, Path], out: Path) -> list[Path]:
         model = config["model"]["name"]
         name = label if label == model else f"{label} ({model})"
         title = f"{name}\n|cos| L_SW {metrics['generator_cos_sw']:.2f}, data {metrics['generator_cos_data']:.2f}"
-        panels.append((title, _scaled_to(learned, sw)))
+        panels.append((title, scaled_to_match(learned, sw)))
     if rotation == "bilinear":
         panels.append(("G_cd: the bilinear data's generator", central_difference_generator(int(n))))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
     for ax, (title, mat) in zip(axes, panels):
-        limit = float(mat.abs().max()) or 1.0
-        ax.imshow(mat.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit)
-        ax.set_title(title, fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+        show_matrix(ax, mat, title, fontsize=8)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
