@@ -34,7 +34,7 @@ from lconv_cli.figures import save_figure, scaled_to_match, show_matrix
 from lconv_cli.generators_file import FILE_NAME, load_generators, save_generators
 from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_cos, rotation_generator_2d
 from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, polish_generator
-from lconv_cli.models import ExpGenerator, FixedAngleStep, RecursiveAngleNet, UnknownAngleGenerator
+from lconv_cli.models import ExpGenerator, FixedAngleStep, RecursiveAngleNet, UnknownAngleGenerator, num_params
 from lconv_cli.models.generator import EXP_METHODS
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
@@ -125,11 +125,6 @@ def fit_generator(ctx: Context) -> Fit:
     result = ctx.trainer(model, lambda: model.generator_matrix, "so2 generator").fit(step_loss)
     mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.theta[s]), test.g[s]), len(test))
     return Fit(model.generator_matrix.detach(), result, {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)})
-
-
-def num_params(model: torch.nn.Module) -> int:
-    """Trained parameters (fixed generators are buffers and do not count)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 def fit_generator_t(ctx: Context) -> Fit:

@@ -9,16 +9,23 @@ from omegaconf import DictConfig
 
 from lconv_cli.configuring import choose
 
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step")
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], trainer_cfg: DictConfig) -> torch.optim.Optimizer:
-    """``trainer.optimizer``: adam, or sgd with momentum 0.9; learning rate ``trainer.lr``."""
+    """``trainer.optimizer``: adam, adamw (decoupled weight decay), sgd with momentum 0.9, or
+    rmsprop (Keras' defaults ρ = 0.9, ε = 1e-7: the official image scripts' optimizer); learning
+    rate ``trainer.lr``, weight decay ``trainer.weight_decay`` (default 0)."""
     name = choose(trainer_cfg.optimizer, OPTIMIZERS, "trainer.optimizer")
+    lr, decay = trainer_cfg.lr, float(trainer_cfg.get("weight_decay") or 0.0)
     if name == "adam":
-        return torch.optim.Adam(params, lr=trainer_cfg.lr)
-    return torch.optim.SGD(params, lr=trainer_cfg.lr, momentum=0.9)
+        return torch.optim.Adam(params, lr=lr, weight_decay=decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=0.9, eps=1e-7, weight_decay=decay)
+    return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
 
 
 def make_schedule(optimizer: torch.optim.Optimizer, trainer_cfg: DictConfig) -> torch.optim.lr_scheduler.LRScheduler | None:

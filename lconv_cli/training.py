@@ -90,6 +90,8 @@ class Trainer:
         resume_dir: a run directory whose checkpoint to continue from.
         monitor: called at every log point (outside the timed optimisation); its values are
             logged as ``train/<name>`` and kept in ``TrainResult.monitored``.
+        extra_state: more objects with ``state_dict()`` / ``load_state_dict()`` to checkpoint and
+            restore on resume (e.g. an epoch sampler, the best model so far).
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class Trainer:
         resume_dir: Path | None = None,
         description: str = "train",
         monitor: Monitor | None = None,
+        extra_state: Mapping[str, object] | None = None,
     ) -> None:
         self.model = model
         self.optimizer = optimizer
@@ -120,6 +123,7 @@ class Trainer:
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self.description = description
         self.monitor = monitor
+        self.extra_state = dict(extra_state or {})
         self.result = TrainResult(steps=0)
 
     @property
@@ -138,6 +142,7 @@ class Trainer:
             "losses": list(self.result.losses),
             "train_seconds": self.result.train_seconds,
             "monitored": list(self.result.monitored),
+            "extra": {name: obj.state_dict() for name, obj in self.extra_state.items()},
         }
 
     def save_checkpoint(self, complete: bool) -> Path:
@@ -155,6 +160,8 @@ class Trainer:
         if self.scheduler and state["scheduler"]:
             self.scheduler.load_state_dict(state["scheduler"])
         self.batch_rng.set_state(state["batch_rng"])
+        for name, obj in self.extra_state.items():
+            obj.load_state_dict(state["extra"][name])
         torch.set_rng_state(state["torch_rng"])
         self.result = TrainResult(
             steps=state["step"],
@@ -233,6 +240,66 @@ class Trainer:
             yield lambda step, loss: progress.update(task, completed=step, loss=f"{loss:.3e}")
 
 
+class EpochSampler:
+    """Mini-batches of indices that visit each of ``size`` examples once per epoch, in an order
+    drawn from ``rng`` at each epoch's start; resumable (its state is the order and the position)."""
+
+    def __init__(self, size: int, batch_size: int) -> None:
+        self.size, self.batch_size = int(size), int(batch_size)
+        self.order: torch.Tensor | None = None
+        self.position = 0
+        self.epochs_started = 0
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.size / self.batch_size)
+
+    def next_batch(self, rng: torch.Generator) -> torch.Tensor:
+        """(≤ batch_size,) int64 indices; the last batch of an epoch holds the remainder."""
+        if self.order is None or self.position >= self.size:
+            self.order = torch.randperm(self.size, generator=rng)
+            self.position = 0
+            self.epochs_started += 1
+        batch = self.order[self.position : self.position + self.batch_size]
+        self.position += len(batch)
+        return batch
+
+    def state_dict(self) -> dict:
+        return {"order": self.order, "position": self.position, "epochs_started": self.epochs_started}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.order, self.position, self.epochs_started = state["order"], state["position"], state["epochs_started"]
+
+
+class BestModel:
+    """Keeps a copy of the model's parameters at its best validation score so far (higher is better)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.score = -math.inf
+        self.step = 0
+        self.weights: dict[str, torch.Tensor] | None = None
+
+    def update(self, score: float, step: int) -> bool:
+        """Record ``score`` at ``step``; copy the parameters if it is the best so far. True if it was."""
+        if score <= self.score:
+            return False
+        self.score, self.step = float(score), int(step)
+        self.weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return True
+
+    def restore(self) -> None:
+        """Load the best parameters back into the model (no-op before the first update)."""
+        if self.weights is not None:
+            self.model.load_state_dict(self.weights)
+
+    def state_dict(self) -> dict:
+        return {"score": self.score, "step": self.step, "weights": self.weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.score, self.step, self.weights = state["score"], state["step"], state["weights"]
+
+
 def trainer_from_config(
     model: torch.nn.Module,
     cfg,
@@ -241,6 +308,7 @@ def trainer_from_config(
     batch_rng: torch.Generator,
     description: str,
     monitor: Monitor | None = None,
+    extra_state: Mapping[str, object] | None = None,
 ) -> Trainer:
     """A Trainer for ``model`` with the optimizer, schedule, lengths and resume directory of the run config."""
     from lconv_cli.optim import make_optimizer, make_schedule
@@ -259,4 +327,5 @@ def trainer_from_config(
         resume_dir=cfg.resume,
         description=description,
         monitor=monitor,
+        extra_state=extra_state,
     )

@@ -98,10 +98,10 @@ def test_lconv_layer_with_fixed_generators():
     gens = torch.randn(2, 5, 5)
     layer = LConv(5, 2, 3, 4, fixed_generators=gens, generator=torch.Generator().manual_seed(0))
     assert "generators" not in dict(layer.named_parameters()) and torch.equal(layer.generators, gens)
-    h = torch.randn(7, 3, 5)
-    expected = torch.einsum("oc,bci->boi", layer.weights[0], h)
+    h = torch.randn(7, 5, 3)  # (batch, pixels, channels)
+    expected = h @ layer.weights[0].T
     for i in range(2):
-        expected = expected + torch.einsum("oc,bci->boi", layer.weights[i + 1], h @ gens[i].T)
+        expected = expected + (gens[i] @ h) @ layer.weights[i + 1].T
     torch.testing.assert_close(layer(h), expected, rtol=1e-5, atol=1e-5)
     net = RecursiveAngleNet(5, channels=4, rec=2, hidden=3, generator=torch.Generator().manual_seed(0))
     assert net(torch.randn(6, 5), torch.randn(6, 5)).shape == (6,)

@@ -33,6 +33,22 @@ def coordinate_operators_2d(n: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.diag(torch.kron(ones, c)), torch.diag(torch.kron(c, ones))
 
 
+def grid_adjacency_2d(n: int, normalised: bool = True) -> torch.Tensor:
+    """(n², n²) float64 adjacency of the n × n pixel grid (4 neighbours, no wrap-around).
+
+    ``normalised``: D^-1/2 A D^-1/2 with D the degrees, the propagation matrix of a graph
+    convolution; one L-conv layer with this single fixed "generator" is a GCN layer.
+    """
+    line = torch.diag(torch.ones(n - 1, dtype=torch.float64), 1)
+    line = line + line.T
+    eye = torch.eye(n, dtype=torch.float64)
+    adjacency = torch.kron(eye, line) + torch.kron(line, eye)
+    if not normalised:
+        return adjacency
+    scale = adjacency.sum(1).rsqrt()
+    return scale[:, None] * adjacency * scale[None, :]
+
+
 CONVENTIONS = ("centred", "paper")
 
 

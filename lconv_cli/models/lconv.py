@@ -1,8 +1,8 @@
 """The L-conv layer (Dehmamy et al. 2021) and the small models of the paper's discovery experiments.
 
-An L-conv layer acts on signals h of shape (B, C_in, d), d the number of pixels (or sites):
+An L-conv layer acts on features f of shape (B, d, C_in), d the number of pixels (or sites):
 
-    out = W_0 h + Σ_{i=1..k} W_i (L_i h)        (W_i: C_out × C_in channel mixing, L_i: d × d)
+    out = f W_0ᵀ + Σ_{i=1..k} (L_i f) W_iᵀ        (W_i: C_out × C_in channel mixing, L_i: d × d)
 
 The generators L_i are learned, or fixed (a buffer) when given, e.g. loaded from a generators
 file written by a discovery run (:mod:`lconv_cli.generators_file`).
@@ -38,18 +38,34 @@ def paper_init_stds(dim: int, in_channels: int, out_channels: int) -> dict[str, 
     return {"generator_std": math.sqrt(2.0) / dim, "weight_std": math.sqrt(2.0 / (in_channels * out_channels))}
 
 
+PARAMETRISATIONS = ("dense", "low_rank", "fixed")
+BIASES = ("none", "shared", "per_term")
+ACTIVATIONS = {"none": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
+
+
 class LConv(nn.Module):
-    """One L-conv layer.
+    """One L-conv layer on features f of shape (B, d, C_in), d pixels (or sites), C_in channels:
+
+        Q[f] = σ( f W_0ᵀ + Σ_{i=1..k} (L_i f) W_iᵀ + b )        (L_i: d × d, W_i: C_out × C_in)
 
     Args:
         dim: d, the number of pixels the generators act on.
         num_generators: k, the number of generators L_i.
         in_channels, out_channels: C_in, C_out.
-        identity_term: include the W_0 h term (the zeroth "generator" is the identity).
-        fixed_generators: (k, d, d) generators to use as they are (not trained); None learns them.
-        generator: torch.Generator for the (kaiming-normal) initialisation.
-        generator_std, weight_std: standard deviations of the initial L_i and W_i entries. The
-            defaults √(2/d) and √(2/C_in) keep ‖L h‖ ≈ √2‖h‖ per generator; ``torch.nn.init.kaiming_normal_``
+        parametrisation: ``dense`` (each L_i a free d × d matrix), ``low_rank`` (L_i = A_i B_i with
+            A_i: d × r, B_i: r × d; 2dr parameters instead of d²) or ``fixed`` (``fixed_generators``
+            kept as a buffer, not trained: from the symmetry toolkit or a discovery run's file).
+        rank: r for ``low_rank``.
+        identity_term: include the W_0 f term (the zeroth "generator" is the identity).
+        fixed_generators: (k, d, d) generators; giving them implies ``parametrisation="fixed"``.
+        bias: ``none``; ``shared`` (one C_out vector); ``per_term`` (one C_out vector per term,
+            (k + 1) C_out numbers: redundant, as they add up, but it is the official Keras layer's
+            parameter count).
+        activation: ``none``, ``relu`` or ``tanh`` (σ above).
+        generator: torch.Generator for the initialisation (None: torch's global generator).
+        generator_std, weight_std: standard deviations of the initial L_i (dense) and W_i entries.
+            The defaults √(2/d) and √(2/C_in) keep ‖L f‖ ≈ √2‖f‖ per generator (low rank: B_i entries
+            have std √(1/d) and A_i entries √(2/r), the same scale). ``torch.nn.init.kaiming_normal_``
             on the (k, d, d) and (k, C_out, C_in) tensors, as the official code does, gives the much
             smaller √2/d and √(2/(C_out·C_in)) (see :func:`paper_init_stds`).
     """
@@ -60,34 +76,70 @@ class LConv(nn.Module):
         num_generators: int,
         in_channels: int,
         out_channels: int,
+        *,
+        parametrisation: str = "dense",
+        rank: int | None = None,
         identity_term: bool = True,
         fixed_generators: torch.Tensor | None = None,
+        bias: str = "none",
+        activation: str = "none",
         generator: torch.Generator | None = None,
         generator_std: float | None = None,
         weight_std: float | None = None,
     ) -> None:
         super().__init__()
-        self.identity_term = identity_term
         if fixed_generators is not None:
+            parametrisation = "fixed"
+        for value, allowed, name in ((parametrisation, PARAMETRISATIONS, "parametrisation"), (bias, BIASES, "bias"), (activation, tuple(ACTIVATIONS), "activation")):
+            if value not in allowed:
+                raise ValueError(f"LConv {name} must be one of {', '.join(allowed)}; got {value!r}")
+        self.dim, self.num_generators = dim, num_generators
+        self.parametrisation = parametrisation
+        self.identity_term = identity_term
+        if parametrisation == "fixed":
+            if fixed_generators is None:
+                raise ValueError("LConv: parametrisation 'fixed' needs fixed_generators")
             fixed = torch.as_tensor(fixed_generators, dtype=torch.float32)
             if fixed.shape != (num_generators, dim, dim):
                 raise ValueError(f"fixed generators have shape {tuple(fixed.shape)}, the layer needs {(num_generators, dim, dim)}")
             self.register_buffer("generators", fixed.clone())
-        else:
+        elif parametrisation == "dense":
             std = math.sqrt(2.0 / dim) if generator_std is None else generator_std
             self.generators = nn.Parameter(std * torch.randn(num_generators, dim, dim, generator=generator))
-        num_weights = num_generators + int(identity_term)
+        else:
+            if not rank or rank < 1:
+                raise ValueError("LConv: parametrisation 'low_rank' needs a rank r ≥ 1")
+            self.right = nn.Parameter(math.sqrt(1.0 / dim) * torch.randn(num_generators, rank, dim, generator=generator))
+            self.left = nn.Parameter(math.sqrt(2.0 / rank) * torch.randn(num_generators, dim, rank, generator=generator))
+        num_terms = num_generators + int(identity_term)
         std = math.sqrt(2.0 / in_channels) if weight_std is None else weight_std
-        self.weights = nn.Parameter(std * torch.randn(num_weights, out_channels, in_channels, generator=generator))
+        self.weights = nn.Parameter(std * torch.randn(num_terms, out_channels, in_channels, generator=generator))
+        bias_shape = {"none": None, "shared": (out_channels,), "per_term": (num_terms, out_channels)}[bias]
+        self.bias = nn.Parameter(torch.zeros(bias_shape)) if bias_shape else None
+        self.activation = ACTIVATIONS[activation]()
 
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        """h: (B, C_in, d) → (B, C_out, d)."""
-        lh = torch.einsum("kij,bcj->bkci", self.generators, h)
+    @property
+    def generator_matrices(self) -> torch.Tensor:
+        """(k, d, d) the generators L_i (for low rank, the products A_i B_i)."""
+        if self.parametrisation == "low_rank":
+            return self.left @ self.right
+        return self.generators
+
+    def apply_generators(self, f: torch.Tensor) -> torch.Tensor:
+        """f: (B, d, C) → (B, k, d, C), the stack of L_i f."""
+        if self.parametrisation == "low_rank":
+            return torch.einsum("kdr,bkrc->bkdc", self.left, torch.einsum("krj,bjc->bkrc", self.right, f))
+        return torch.einsum("kij,bjc->bkic", self.generators, f)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """f: (B, d, C_in) → (B, d, C_out)."""
         first = int(self.identity_term)
-        out = torch.einsum("koc,bkci->boi", self.weights[first:], lh)
+        out = torch.einsum("bkic,koc->bio", self.apply_generators(f), self.weights[first:])
         if self.identity_term:
-            out = out + torch.einsum("oc,bci->boi", self.weights[0], h)
-        return out
+            out = out + f @ self.weights[0].T
+        if self.bias is not None:
+            out = out + (self.bias.sum(0) if self.bias.ndim == 2 else self.bias)
+        return self.activation(out)
 
 
 class RecursiveAngleNet(nn.Module):
@@ -133,10 +185,10 @@ class RecursiveAngleNet(nn.Module):
 
     def forward(self, f: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
         """f, g: (B, d) image and rotated image → (B,) predicted θ."""
-        h = f[:, None, :].expand(-1, self.channels, -1)
+        h = f[:, :, None].expand(-1, -1, self.channels)
         for _ in range(self.rec):
             h = h + self.core(h)
-        scores = torch.einsum("bci,bi->bc", h, g)
+        scores = torch.einsum("bic,bi->bc", h, g)
         return self.readout(scores)[:, 0]
 
 
@@ -152,7 +204,7 @@ class FixedAngleStep(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """f: (B, d) → (B, d)."""
-        return f + self.layer(f[:, None, :])[:, 0]
+        return f + self.layer(f[:, :, None])[:, :, 0]
 
     def generator_matrix(self, theta: float) -> torch.Tensor:
         """(d, d) the learned generator w·L/θ."""
