@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full fig-so2 fig-translation reproduce clean clean-results
+.PHONY: help install demo test test-full fig-so2 fig-translation table-images bench-images reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -77,7 +77,28 @@ figures/translation_shifts-$(SCALE).pdf: results/translation_1d-$(SCALE)/.done
 
 fig-translation: install figures/translation_shifts-$(SCALE).pdf ## L-conv Fig. 6: 1D shifts from the learned generator (QUICK=1: CPU scale)
 
-reproduce: fig-so2 fig-translation ## every paper figure and table available so far (QUICK=1 for CPU scale)
+comma := ,
+# L-conv SI D / slides Fig. 9: test accuracy of L-conv, CNN and FC at matched parameter counts on
+# plain, rotated and rotated+scrambled images, over SEEDS. QUICK=1: MNIST and FashionMNIST at CPU
+# scale (10 epochs); the full table adds CIFAR10/100 (30 epochs; needs the data and, in practice, a GPU).
+IMAGE_DATASETS ?= $(if $(QUICK),mnist$(comma)fashion_mnist,mnist$(comma)fashion_mnist$(comma)cifar10$(comma)cifar100)
+IMAGE_VARIANTS ?= plain,rotated,rotated_scrambled
+IMAGE_MODELS ?= lconv,cnn,fc
+IMAGE_ARGS ?=
+
+results/images-$(SCALE)/.done:
+	$(LCONV) run -m experiment=image_classification dataset=$(IMAGE_DATASETS) variant=$(IMAGE_VARIANTS) model=$(IMAGE_MODELS) seed=$(SEEDS) scale=$(SCALE) logger=none hydra.sweep.dir=results/images-$(SCALE) $(IMAGE_ARGS) $(OVERRIDES)
+	touch $@
+
+figures/images_table-$(SCALE).md: results/images-$(SCALE)/.done
+	$(BIN)/python -m lconv_cli.paper_figures images --runs results/images-$(SCALE) --out figures/images_table-$(SCALE)
+
+table-images: install figures/images_table-$(SCALE).md ## L-conv Fig. 9: image classification table + bar chart, 3 seeds (QUICK=1: MNIST, FashionMNIST on CPU)
+
+bench-images: install ## training-step throughput (samples/s) of each image model
+	$(BIN)/python benchmarks/image_throughput.py $(OVERRIDES)
+
+reproduce: fig-so2 fig-translation table-images ## every paper figure and table available so far (QUICK=1 for CPU scale)
 
 clean-results: ## remove results/ and figures/
 	rm -rf results figures

@@ -1,12 +1,16 @@
 """Paper figures composed from finished run directories (used by the Makefile's ``fig-*`` targets).
 
     python -m lconv_cli.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
+    python -m lconv_cli.paper_figures images --runs SWEEP_DIR [--runs DIR ...] --out figures/images_table
 
 ``so2`` rebuilds the L-conv paper's Figure 4: the reference rotation generator L_SW, then the
 generator each so2_discovery run learned (read from its ``generators.pt`` and ``metrics.json``),
 each scaled to best match L_SW and titled with its |cos| to L_SW and to the data's own generator,
 then G_cd, the central-difference generator of the bilinear rotation when the runs used
 bilinear data. Every run must have used the same grid size and conventions.
+
+``images`` writes the image classification table (markdown, CSV) and bar chart from every
+image_classification run under the given directories (:mod:`lconv_cli.image_table`).
 """
 
 from __future__ import annotations
@@ -80,12 +84,22 @@ def _label_and_dir(text: str) -> tuple[str, Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lconv_cli.paper_figures", description=__doc__.split("\n\n")[0])
-    parser.add_argument("figure", choices=["so2"])
-    parser.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in panel order")
-    parser.add_argument("--out", type=Path, required=True, help="output path without suffix")
+    figures = parser.add_subparsers(dest="figure", required=True)
+    so2 = figures.add_parser("so2", help="L-conv Figure 4 from so2_discovery runs")
+    so2.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in panel order")
+    images = figures.add_parser("images", help="image classification table and bar chart")
+    images.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
+    for sub in (so2, images):
+        sub.add_argument("--out", type=Path, required=True, help="output path without suffix")
     args = parser.parse_args(argv)
     try:
-        for path in so2_figure(dict(args.run), args.out):
+        if args.figure == "so2":
+            paths = so2_figure(dict(args.run), args.out)
+        else:
+            from lconv_cli.image_table import write_image_table
+
+            paths = write_image_table(args.runs, args.out)
+        for path in paths:
             print(path)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)

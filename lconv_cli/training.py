@@ -187,7 +187,8 @@ class Trainer:
                     extra = self._monitor(step)
                     tracking.log({"train/loss": loss, **{f"train/{k}": v for k, v in extra.items()}}, step=step)
                     if not self.show_progress:
-                        log.info("step %d/%d  loss %.4e  %.1f s", step, self.max_steps, loss, self.result.train_seconds)
+                        shown = "".join(f"  {k} {v:.4g}" for k, v in extra.items())
+                        log.info("step %d/%d  loss %.4e%s  %.1f s", step, self.max_steps, loss, shown, self.result.train_seconds)
                 if self.checkpoint_every and step % self.checkpoint_every == 0:
                     self.save_checkpoint(complete=False)
                 if stop.signal_name is not None and step < self.max_steps:

@@ -1,9 +1,7 @@
 """Datasets: synthetic rotation pairs, and MNIST-family files read from the data root."""
 
-import gzip
 import math
 import os
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ from lconv_cli.data import make_rotation_pairs
 from lconv_cli.data.images import load_cifar_dataset, load_idx_dataset, read_idx
 from lconv_cli.errors import DataMissingError
 from lconv_cli.lie import rotation_generator_2d
+from tests.fake_datasets import CIFAR_LAYOUT, write_cifar_batch, write_idx
 
 SHARED_DATA = Path(os.environ.get("LCONV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -32,18 +31,12 @@ def test_rotation_pairs_are_seeded_and_exact():
     torch.testing.assert_close(a.g.norm(dim=1), a.f.norm(dim=1), rtol=1e-5, atol=1e-5)
 
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
-    with gzip.open(path, "wb") as handle:
-        handle.write(header + array.astype(np.uint8).tobytes())
-
-
 def test_idx_files_round_trip(tmp_path):
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
-    _write_idx(raw / "t10k-images-idx3-ubyte.gz", images)
-    _write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.array([7, 0, 9]))
+    write_idx(raw / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.array([7, 0, 9]))
     x, y = load_idx_dataset("fashion_mnist", tmp_path, train=False)
     assert x.dtype == torch.uint8 and torch.equal(x, torch.from_numpy(images.astype(np.uint8)))
     assert y.tolist() == [7, 0, 9] and y.dtype == torch.int64
@@ -67,24 +60,16 @@ def test_real_mnist_from_the_shared_data_root():
     assert x.shape == (60000, 28, 28) and torch.bincount(y).tolist() == [6000] * 10
 
 
-def _write_cifar(base: Path, name: str, images: np.ndarray, labels: list[int], key: str) -> None:
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / name, "wb") as handle:  # the official format: a latin1-readable pickle of a dict
-        pickle.dump({"data": images.reshape(len(labels), -1), key: labels, "batch_label": name}, handle, protocol=2)
-
-
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
 def test_cifar_batches_round_trip(tmp_path, name):
     rng = np.random.default_rng(0)
-    if name == "cifar10":
-        base, key, train_files, test_file = tmp_path / "cifar-10-batches-py", "labels", [f"data_batch_{i}" for i in range(1, 6)], "test_batch"
-    else:
-        base, key, train_files, test_file = tmp_path / "cifar-100-python", "fine_labels", ["train"], "test"
+    folder, key, train_files, test_file = CIFAR_LAYOUT[name]
+    base = tmp_path / folder
     batches = [rng.integers(0, 256, (2, 3, 32, 32), dtype=np.uint8) for _ in train_files]
     for file, images in zip(train_files, batches):
-        _write_cifar(base, file, images, [1, 2], key)
+        write_cifar_batch(base, file, images, [1, 2], key)
     test_images = rng.integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
-    _write_cifar(base, test_file, test_images, [9, 0, 4], key)
+    write_cifar_batch(base, test_file, test_images, [9, 0, 4], key)
     x, y = load_cifar_dataset(name, tmp_path, train=True)
     assert x.shape == (2 * len(train_files), 3, 32, 32) and x.dtype == torch.uint8
     assert torch.equal(x, torch.from_numpy(np.concatenate(batches))) and y.tolist() == [1, 2] * len(train_files)
