@@ -23,6 +23,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from lconv_cli.errors import UserError  # noqa: E402
 from lconv_cli.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
 
+DATASET_ORDER = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 VARIANT_ORDER = ("plain", "rotated", "scrambled", "rotated_scrambled")
 
 
@@ -75,7 +76,7 @@ def find_runs(roots: list[Path]) -> list[Path]:
 
 
 def collect_groups(run_dirs: list[Path]) -> list[Group]:
-    """Groups in the order dataset, variant (plain → rotated_scrambled), then model as first seen."""
+    """Groups in the order dataset (MNIST → CIFAR100), variant (plain → rotated_scrambled), then model as first seen."""
     groups: dict[tuple[str, str, str], Group] = {}
     for run_dir in run_dirs:
         record = json.loads((run_dir / METRICS_FILE).read_text())
@@ -92,8 +93,9 @@ def collect_groups(run_dirs: list[Path]) -> list[Group]:
         group.train_seconds.append(float(metrics["train_seconds"]))
         group.num_params = int(metrics["num_params"])
     models = list(dict.fromkeys(k[2] for k in groups))
+    dataset_rank = {d: i for i, d in enumerate(DATASET_ORDER)}
     variant_rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
-    return sorted(groups.values(), key=lambda g: (g.dataset, variant_rank.get(g.variant, 99), models.index(g.model)))
+    return sorted(groups.values(), key=lambda g: (dataset_rank.get(g.dataset, 99), g.dataset, variant_rank.get(g.variant, 99), models.index(g.model)))
 
 
 def markdown_table(groups: list[Group]) -> str:
@@ -133,7 +135,7 @@ def bar_chart(groups: list[Group]):
         ax.set_ylim(max(0.0, low - 0.05), 1.0)
         ax.set_xticks(range(len(variants)), [v.replace("_", "\n") for v in variants])
         ax.set(title=dataset, ylabel="test accuracy")
-        ax.legend(fontsize=8, loc="lower left")
+        ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
 

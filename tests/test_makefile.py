@@ -1,12 +1,19 @@
-"""`make reproduce QUICK=1` builds the paper figures from scratch (slow: a quick-scale training run)."""
+"""`make reproduce QUICK=1` builds the paper figures from scratch (slow: quick-scale training runs).
 
+The image table runs on a tiny fake MNIST with one epoch, two variants and two seeds.
+"""
+
+import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fake_datasets import fake_idx_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 VENV = Path(sys.executable).parents[1]
@@ -15,8 +22,13 @@ VENV = Path(sys.executable).parents[1]
 @pytest.mark.slow
 def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
-    make = ["make", f"VENV={VENV}", "-o", f"{VENV}/.installed", "-o", "install", "QUICK=1"]
-    proc = subprocess.run([*make, "reproduce"], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    make = [
+        "make", f"VENV={VENV}", "-o", f"{VENV}/.installed", "-o", "install", "QUICK=1",
+        "IMAGE_DATASETS=mnist", "IMAGE_VARIANTS=plain,rotated_scrambled", "SEEDS=0,1",
+        "IMAGE_ARGS=trainer.epochs=1 data.train_subset=600 data.test_subset=200",
+    ]
+    env = {**os.environ, "LCONV_DATA": str(fake_idx_dataset(tmp_path / "data", num_train=600, num_test=200)), "WANDB_MODE": "disabled"}
+    proc = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     for name in ("so2_generator-quick.pdf", "so2_generator-quick.png", "so2_generator-quick.metrics.json"):
         assert (tmp_path / "figures" / name).is_file(), name
@@ -27,5 +39,11 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     panels = json.loads((tmp_path / "figures" / "so2_figure4-quick.metrics.json").read_text())
     assert list(panels) == ["recursive_angle", "fixed_angle", "lstsq"]
     assert panels["fixed_angle"]["generator_cos_sw"] == pytest.approx(0.27, abs=0.01)  # the paper's 0.27
-    again = subprocess.run([*make, "reproduce"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    for suffix in (".md", ".csv", ".pdf", ".png"):
+        assert (tmp_path / "figures" / f"images_table-quick{suffix}").is_file(), suffix
+    with open(tmp_path / "figures" / "images_table-quick.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["variant"], r["model"]) for r in rows] == [(v, m) for v in ("plain", "rotated_scrambled") for m in ("lconv", "cnn", "fc")]
+    assert {r["seeds"] for r in rows} == {"2"} and {r["num_params"] for r in rows if r["model"] == "lconv"} == {"188362"}
+    again = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "lconv run" not in again.stdout  # up to date: nothing reruns
