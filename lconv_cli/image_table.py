@@ -25,6 +25,7 @@ from lconv_cli.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
 
 DATASET_ORDER = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 VARIANT_ORDER = ("plain", "rotated", "scrambled", "rotated_scrambled")
+MODEL_ORDER = ("lconv", "lconv_official", "gcn", "cnn", "cnn_official", "fc", "fc_official")
 
 
 @dataclass
@@ -76,7 +77,7 @@ def find_runs(roots: list[Path]) -> list[Path]:
 
 
 def collect_groups(run_dirs: list[Path]) -> list[Group]:
-    """Groups in the order dataset (MNIST → CIFAR100), variant (plain → rotated_scrambled), then model as first seen."""
+    """Groups ordered by dataset (MNIST → CIFAR100), variant (plain → rotated_scrambled), model (L-conv, CNN, FC; others after)."""
     groups: dict[tuple[str, str, str], Group] = {}
     for run_dir in run_dirs:
         record = json.loads((run_dir / METRICS_FILE).read_text())
@@ -92,10 +93,13 @@ def collect_groups(run_dirs: list[Path]) -> list[Group]:
         group.val_accuracy.append(float(metrics["val_accuracy"]))
         group.train_seconds.append(float(metrics["train_seconds"]))
         group.num_params = int(metrics["num_params"])
-    models = list(dict.fromkeys(k[2] for k in groups))
     dataset_rank = {d: i for i, d in enumerate(DATASET_ORDER)}
     variant_rank = {v: i for i, v in enumerate(VARIANT_ORDER)}
-    return sorted(groups.values(), key=lambda g: (dataset_rank.get(g.dataset, 99), g.dataset, variant_rank.get(g.variant, 99), models.index(g.model)))
+    model_rank = {m: i for i, m in enumerate(MODEL_ORDER)}
+    return sorted(
+        groups.values(),
+        key=lambda g: (dataset_rank.get(g.dataset, 99), g.dataset, variant_rank.get(g.variant, 99), g.variant, model_rank.get(g.model, 99), g.model),
+    )
 
 
 def markdown_table(groups: list[Group]) -> str:
