@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import time
+
 import pytest
 import torch
 
@@ -10,8 +15,9 @@ from lconv_cli.data.image_variants import make_image_splits, rotate_images, scra
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d
 from lconv_cli.models import LConv, num_params
 from lconv_cli.training import BestModel, EpochSampler, Trainer
-from tests.conftest import lconv, read_json
+from tests.conftest import LCONV, lconv, read_json
 from tests.fake_datasets import fake_cifar_dataset, fake_idx_dataset
+from tests.test_resume_and_tracking import wait_for
 
 
 @pytest.fixture(scope="module")
@@ -250,3 +256,27 @@ def test_missing_data_is_one_clear_line(tmp_path):
                  cwd=tmp_path, env={"LCONV_DATA": str(tmp_path / "empty")})
     assert proc.returncode == 2
     assert "MNIST not found" in proc.stderr and "LCONV_DATA" in proc.stderr and "data.download=true" in proc.stderr
+
+
+def test_interrupted_image_run_resumes_to_the_same_numbers(fake_root, tmp_path):
+    args = ["experiment=image_classification", "scale=smoke", "logger=none", "trainer.epochs=150"]
+    env = {**os.environ, "WANDB_MODE": "disabled", "LCONV_DATA": str(fake_root)}
+    straight = lconv("run", *args, f"paths.output_dir={tmp_path / 'straight'}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    assert straight.returncode == 0, straight.stderr
+    run_dir = tmp_path / "interrupted"
+    proc = subprocess.Popen([LCONV, "run", *args, f"paths.output_dir={run_dir}"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for(run_dir / "run.log", "training started")
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    resumed = lconv("run", f"resume={run_dir}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    assert resumed.returncode == 0, resumed.stderr
+    step = int((run_dir / "run.log").read_text().split("resumed from")[1].split(" at step ")[1].split("/")[0])
+    assert 0 < step < 1350, "the interrupt must land mid-training"
+
+    def timeless(path):
+        return {k: v for k, v in read_json(path)["metrics"].items() if "second" not in k}
+
+    assert timeless(run_dir / "metrics.json") == timeless(tmp_path / "straight" / "metrics.json")
