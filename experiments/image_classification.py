@@ -75,9 +75,8 @@ def build_classifier(model_cfg: DictConfig, image_shape: tuple[int, int, int], n
             f"cnn_official, fc, fc_official, gcn"
         )
     if arch == "cnn":
-        kernel = model_cfg.kernel_size
         return ConvClassifier(
-            image_shape, num_classes, channels=list(model_cfg.channels), kernel_size=kernel if isinstance(kernel, int) else list(kernel),
+            image_shape, num_classes, channels=list(model_cfg.channels), kernel_size=model_cfg.kernel_size,
             padding=model_cfg.padding, pool=model_cfg.pool,
         )
     if arch == "fc":
@@ -202,12 +201,11 @@ def run(cfg: DictConfig) -> dict[str, float]:
     result = trainer.fit(step_loss)
 
     final_test_accuracy, _ = evaluate(model, test_x, test_y)
-    kept_step = result.steps  # without a validation split the last weights are kept
+    kept_step, val_accuracy = result.steps, math.nan  # without a validation split the last weights are kept
     if best.weights is not None:
         best.restore()
-        kept_step = best.step
+        kept_step, val_accuracy = best.step, best.score
     test_accuracy, test_loss = evaluate(model, test_x, test_y)
-    val_accuracy, _ = evaluate(model, val_x, val_y)
     best_epoch = kept_step / sampler.steps_per_epoch
     full_epochs, rest = divmod(result.steps, sampler.steps_per_epoch)
     trained_samples = full_epochs * len(train_x) + min(rest * sampler.batch_size, len(train_x))

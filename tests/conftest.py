@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,16 @@ def lconv(*args: str, cwd: Path, env: dict | None = None, timeout: float = 300) 
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text())
+
+
+def wait_for(path: Path, text: str, timeout: float = 120.0) -> None:
+    """Poll ``path`` until it contains ``text`` (e.g. a run log reaching "training started")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.is_file() and text in path.read_text():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"{text!r} never appeared in {path}")
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ from lconv_cli.data.image_variants import make_image_splits, rotate_images, scra
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d
 from lconv_cli.models import LConv, num_params
 from lconv_cli.training import BestModel, EpochSampler, Trainer
-from tests.conftest import LCONV, lconv, read_json
+from tests.conftest import LCONV, lconv, read_json, wait_for
 from tests.fake_datasets import fake_cifar_dataset, fake_idx_dataset
-from tests.test_resume_and_tracking import wait_for
 
 
 @pytest.fixture(scope="module")

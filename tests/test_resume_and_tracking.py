@@ -5,20 +5,11 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import LCONV, SMOKE, lconv, read_json
+from tests.conftest import LCONV, SMOKE, lconv, read_json, wait_for
 
 # Long enough that the signal lands mid-training, short enough for the fast suite.
 RESUMABLE = [*SMOKE, "data.n=5", "model.exp_method=recursive", "model.recursion_steps=4", "trainer.batch_size=64",
              "trainer.max_steps=6000", "trainer.checkpoint_every=0"]
-
-
-def wait_for(path, text, timeout=120.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.is_file() and text in path.read_text():
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"{text!r} never appeared in {path}")
 
 
 def test_interrupt_then_resume_equals_uninterrupted(tmp_path):

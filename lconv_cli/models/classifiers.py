@@ -97,9 +97,10 @@ class ConvClassifier(nn.Module):
     ) -> None:
         super().__init__()
         in_channels = image_shape[0]
+        kernel = kernel_size if isinstance(kernel_size, int) else tuple(kernel_size)
         layers: list[nn.Module] = []
         for c_out in channels:
-            layers += [nn.Conv2d(in_channels, c_out, tuple(kernel_size) if not isinstance(kernel_size, int) else kernel_size, padding=padding), ACTIVATIONS[activation]()]
+            layers += [nn.Conv2d(in_channels, c_out, kernel, padding=padding), ACTIVATIONS[activation]()]
             if pool:
                 layers.append(nn.MaxPool2d(2))
             in_channels = c_out
