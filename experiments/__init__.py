@@ -5,4 +5,10 @@ below, and add ``conf/experiment/<name>.yaml`` (``task: <name>``) plus its
 ``conf/experiment_scale/<name>/{smoke,quick,paper}.yaml``.
 """
 
-from lconv_cli.experiments import algebra_discovery, image_classification, so2_discovery, translation_1d  # noqa: F401
+from lconv_cli.experiments import (  # noqa: F401
+    algebra_discovery,
+    image_classification,
+    latent_symmetry,
+    so2_discovery,
+    translation_1d,
+)

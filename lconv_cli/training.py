@@ -310,11 +310,16 @@ def trainer_from_config(
     description: str,
     monitor: Monitor | None = None,
     extra_state: Mapping[str, object] | None = None,
+    param_groups: list[dict] | None = None,
 ) -> Trainer:
-    """A Trainer for ``model`` with the optimizer, schedule, lengths and resume directory of the run config."""
+    """A Trainer for ``model`` with the optimizer, schedule, lengths and resume directory of the run config.
+
+    ``param_groups``: torch optimizer parameter groups (e.g. one with its own ``lr``) instead of all
+    of ``model.parameters()`` at ``trainer.lr``.
+    """
     from lconv_cli.optim import make_optimizer, make_schedule
 
-    optimizer = make_optimizer(model.parameters(), cfg.trainer)
+    optimizer = make_optimizer(param_groups or model.parameters(), cfg.trainer)
     return Trainer(
         model,
         optimizer,

@@ -96,14 +96,23 @@ def scaling_generator_2d(n: int) -> torch.Tensor:
     return vector_field_operator(n, lambda x, y: x, lambda x, y: y)
 
 
-def vector_field_operator(n: int, field_x, field_y) -> torch.Tensor:
+def vector_field_operator(n: int, field_x, field_y, normalised: bool = False) -> torch.Tensor:
     """(n², n²) float64 operator of the vector field a(x, y)∂x + b(x, y)∂y: diag(a)∂x + diag(b)∂y.
 
     ``field_x`` and ``field_y`` map the pixel coordinate tensors (x, y), each (n²,), to (n²,) values.
+    Coordinates are in pixels, or with ``normalised`` in units of half the image width
+    (:func:`normalised_coords`), so that one field has the same operator on every grid size.
     """
     dx, dy = derivative_operators_2d(n)
     x, y = (torch.diagonal(op) for op in coordinate_operators_2d(n))
+    if normalised:
+        x, y, dx, dy = x * (2 / n), y * (2 / n), dx * (n / 2), dy * (n / 2)
     return torch.diag(field_x(x, y)) @ dx + torch.diag(field_y(x, y)) @ dy
+
+
+def normalised_coords(n: int) -> torch.Tensor:
+    """(n,) float64 pixel-centre coordinates (2k + 1)/n − 1 on [−1, 1]: ``grid_sample``'s with align_corners=False."""
+    return centered_coords(n) * (2 / n)
 
 
 # Monomials of the vector-field bases, in the order of the neural-symmetry-detection code:
@@ -131,13 +140,32 @@ def field_basis_names(basis: str) -> list[str]:
     return [f"{pretty.get(m, m)}∂{axis}" for axis in ("x", "y") for m in _MONOMIALS[basis]]
 
 
-def field_basis_2d(n: int, basis: str) -> torch.Tensor:
-    """(k, n², n²) float64 operators of the ``affine`` (k = 6) or ``quadratic`` (k = 12) field basis."""
+def field_basis_2d(n: int, basis: str, normalised: bool = False) -> torch.Tensor:
+    """(k, n², n²) float64 operators of the ``affine`` (k = 6) or ``quadratic`` (k = 12) field basis.
+
+    ``normalised``: coordinates in half-widths (see :func:`vector_field_operator`).
+    """
     field_basis_names(basis)  # validates the name
     zero = _MONOMIAL_FN["0"]
-    along_x = [vector_field_operator(n, _MONOMIAL_FN[m], zero) for m in _MONOMIALS[basis]]
-    along_y = [vector_field_operator(n, zero, _MONOMIAL_FN[m]) for m in _MONOMIALS[basis]]
+    along_x = [vector_field_operator(n, _MONOMIAL_FN[m], zero, normalised) for m in _MONOMIALS[basis]]
+    along_y = [vector_field_operator(n, zero, _MONOMIAL_FN[m], normalised) for m in _MONOMIALS[basis]]
     return torch.stack(along_x + along_y)
+
+
+def basis_size(basis: str) -> int:
+    """Number of fields in the ``affine`` (6) or ``quadratic`` (12) basis."""
+    return len(field_basis_names(basis))
+
+
+def basis_monomials(basis: str) -> tuple[str, ...]:
+    """The monomials of a basis, e.g. ("1", "x", "y") for ``affine``; the basis is each times ∂x, then each times ∂y."""
+    field_basis_names(basis)
+    return _MONOMIALS[basis]
+
+
+def ascii_field_names(basis: str) -> list[str]:
+    """Plain names of the basis fields for files and metric keys, e.g. ``["dx", "x_dx", …, "y2_dy"]``."""
+    return [f"{m}_d{axis}" if m != "1" else f"d{axis}" for axis in ("x", "y") for m in basis_monomials(basis)]
 
 
 # Named transformations as (coefficient of each monomial along ∂x, along ∂y), monomials as above.
@@ -154,6 +182,22 @@ _FIELDS = {
 
 def field_names() -> list[str]:
     return sorted(_FIELDS)
+
+
+def field_vector(weights: dict[str, float], basis: str = "quadratic") -> torch.Tensor:
+    """(k,) float64 coefficients, not normalised, of Σ weight · field over named fields, e.g.
+    ``{"rotation": 1, "scaling": 1}`` (a spiral). Raises ValueError for an unknown field or one
+    outside the basis."""
+    total = torch.zeros(basis_size(basis), dtype=torch.float64)
+    for name, weight in weights.items():
+        unit = field_coefficients(name, basis)
+        total += float(weight) * unit * _raw_norm(name)
+    return total
+
+
+def _raw_norm(name: str) -> float:
+    """Norm of a named field's integer coefficients (e.g. √6 for SCT_x), so that sums weight the fields as written."""
+    return float(torch.tensor([v for part in _FIELDS[name] for v in part.values()], dtype=torch.float64).norm())
 
 
 def field_coefficients(name: str, basis: str) -> torch.Tensor:

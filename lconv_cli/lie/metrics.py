@@ -82,3 +82,8 @@ def killing_signature(generators, rtol: float = 1e-8) -> tuple[int, int, int]:
     scale = float(eig.abs().max()) if eig.numel() else 0.0
     tol = rtol * scale
     return int((eig > tol).sum()), int((eig < -tol).sum()), int((eig.abs() <= tol).sum())
+
+
+def coefficient_cos(a: torch.Tensor, b: torch.Tensor) -> float:
+    """|a·b| / (‖a‖ ‖b‖) between two coefficient vectors: sign- and scale-free (0 if either is zero)."""
+    return generator_cos(torch.as_tensor(a).reshape(-1), torch.as_tensor(b).reshape(-1))
