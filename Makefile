@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full fig-so2 fig-translation table-images bench-images reproduce clean clean-results
+.PHONY: help install demo test test-full fig-so2 fig-translation fig-sct table-images bench-images reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -95,10 +95,24 @@ figures/images_table-$(SCALE).md: results/images-$(SCALE)/.done
 
 table-images: install figures/images_table-$(SCALE).md ## L-conv Fig. 9: image classification table + bar chart, 3 seeds (QUICK=1: MNIST, FashionMNIST on CPU)
 
+# Neural symmetry detection paper, Figures 2–3: learned fields, latent flows and t histograms for
+# rotation, scaling, translation and SCT_x on MNIST (same_image pairs, uniform t).
+LATENT_TRANSFORMS ?= rotation scale tx sct_x
+LATENT_ARGS ?=
+
+results/latent-%-$(SCALE)/.done:
+	$(LCONV) run experiment=latent_symmetry transform=$* scale=$(SCALE) logger=none paths.output_dir=results/latent-$*-$(SCALE) $(LATENT_ARGS) $(OVERRIDES)
+	touch $@
+
+figures/latent_flows-$(SCALE).pdf: $(foreach t,$(LATENT_TRANSFORMS),results/latent-$(t)-$(SCALE)/.done)
+	$(BIN)/python -m lconv_cli.paper_figures latent $(foreach t,$(LATENT_TRANSFORMS),--run $(t)=results/latent-$(t)-$(SCALE)) --out $(@:.pdf=)
+
+fig-sct: install figures/latent_flows-$(SCALE).pdf ## Symmetry-detection Figs. 2-3: rotation, scaling, translation, SCT on MNIST (QUICK=1: CPU scale)
+
 bench-images: install ## training-step throughput (samples/s) of each image model
 	$(BIN)/python benchmarks/image_throughput.py $(OVERRIDES)
 
-reproduce: fig-so2 fig-translation table-images ## every paper figure and table available so far (QUICK=1 for CPU scale)
+reproduce: fig-so2 fig-translation table-images fig-sct ## every paper figure and table available so far (QUICK=1 for CPU scale)
 
 clean-results: ## remove results/ and figures/
 	rm -rf results figures

@@ -2,6 +2,7 @@
 
     python -m lconv_cli.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
     python -m lconv_cli.paper_figures images --runs SWEEP_DIR [--runs DIR ...] --out figures/images_table
+    python -m lconv_cli.paper_figures latent --run rotation=DIR --run sct_x=DIR ... --out figures/latent_flows
 
 ``so2`` rebuilds the L-conv paper's Figure 4: the reference rotation generator L_SW, then the
 generator each so2_discovery run learned (read from its ``generators.pt`` and ``metrics.json``),
@@ -11,6 +12,9 @@ bilinear data. Every run must have used the same grid size and conventions.
 
 ``images`` writes the image classification table (markdown, CSV) and bar chart from every
 image_classification run under the given directories (:mod:`lconv_cli.image_table`).
+
+``latent`` rebuilds the neural symmetry detection paper's Figures 2–3 from latent_symmetry runs:
+learned and true fields, latent flows, and t histograms (:mod:`lconv_cli.latent_figures`).
 """
 
 from __future__ import annotations
@@ -89,12 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     so2.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in panel order")
     images = figures.add_parser("images", help="image classification table and bar chart")
     images.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
-    for sub in (so2, images):
+    latent = figures.add_parser("latent", help="latent flows and t histograms from latent_symmetry runs")
+    latent.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in column order")
+    for sub in (so2, images, latent):
         sub.add_argument("--out", type=Path, required=True, help="output path without suffix")
     args = parser.parse_args(argv)
     try:
         if args.figure == "so2":
             paths = so2_figure(dict(args.run), args.out)
+        elif args.figure == "latent":
+            from lconv_cli.latent_figures import latent_figure
+
+            paths = latent_figure(dict(args.run), args.out)
         else:
             from lconv_cli.image_table import write_image_table
 

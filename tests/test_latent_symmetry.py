@@ -14,6 +14,8 @@ from lconv_cli.data.symmetry_pairs import (
     sample_parameters,
     transform_images,
 )
+from lconv_cli.errors import UserError
+from lconv_cli.latent_figures import latent_figure
 from lconv_cli.lie import coefficient_cos, field_basis_2d, field_coefficients, field_vector
 from lconv_cli.lie.flows import fit_field_coefficients, flow_points, rk4_flow, sct_direction
 from lconv_cli.models.latent_flow import LatentFlowModel, PixelFieldAction
@@ -258,6 +260,12 @@ def test_smoke_runs_every_family_setting(fake_root, tmp_path):
         assert (run_dir / name).is_file(), name
     for key in ("generator_cos", "t_r2", "t_w1", "recon_mse", "scaling_component"):
         assert math.isfinite(rows[0]["metrics"][key]), key
+    paths = latent_figure({"rotation": sweep / "0", "sct_x": sweep / "2"}, tmp_path / "fig" / "latent_flows")
+    assert all(p.is_file() for p in paths)
+    summary = read_json(tmp_path / "fig" / "latent_flows.metrics.json")
+    assert list(summary) == ["rotation", "sct_x"] and summary["sct_x"]["generator_cos"] == rows[2]["metrics"]["generator_cos"]
+    with pytest.raises(UserError, match="not a finished latent_symmetry run|has no predictions.pt"):
+        latent_figure({"x": tmp_path}, tmp_path / "fig" / "bad")
 
 
 def test_same_seed_same_numbers_and_other_datasets(fake_root, tmp_path):

@@ -1,6 +1,7 @@
 """`make reproduce QUICK=1` builds the paper figures from scratch (slow: quick-scale training runs).
 
-The image table runs on a tiny fake MNIST with one epoch, two variants and two seeds.
+The image table runs on a tiny fake MNIST with one epoch, two variants and two seeds; the latent
+symmetry figure on the same fake MNIST with 20 steps per transform.
 """
 
 import csv
@@ -26,6 +27,7 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         "make", f"VENV={VENV}", "-o", f"{VENV}/.installed", "-o", "install", "QUICK=1",
         "IMAGE_DATASETS=mnist", "IMAGE_VARIANTS=plain,rotated_scrambled", "SEEDS=0,1",
         "IMAGE_ARGS=trainer.epochs=1 data.train_subset=600 data.test_subset=200",
+        "LATENT_ARGS=trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
     ]
     env = {**os.environ, "LCONV_DATA": str(fake_idx_dataset(tmp_path / "data", num_train=600, num_test=200)), "WANDB_MODE": "disabled"}
     proc = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -45,5 +47,9 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         rows = list(csv.DictReader(handle))
     assert [(r["variant"], r["model"]) for r in rows] == [(v, m) for v in ("plain", "rotated_scrambled") for m in ("lconv", "cnn", "fc")]
     assert {r["seeds"] for r in rows} == {"2"} and {r["num_params"] for r in rows if r["model"] == "lconv"} == {"188362"}
+    for suffix in (".pdf", ".png"):
+        assert (tmp_path / "figures" / f"latent_flows-quick{suffix}").is_file(), suffix
+    latent = json.loads((tmp_path / "figures" / "latent_flows-quick.metrics.json").read_text())
+    assert list(latent) == ["rotation", "scale", "tx", "sct_x"]
     again = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "lconv run" not in again.stdout  # up to date: nothing reruns
