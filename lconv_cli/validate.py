@@ -89,6 +89,8 @@ def explain(exc: Exception, known_keys: list[str]) -> str:
     match = re.search(r"Could not override '([^']+)'", text)
     if match:
         key = match.group(1)
+        if key in known_keys or any(k.startswith(f"{key}.") for k in known_keys):
+            return f"'{key}' is a mapping that cannot take new keys this way; add each with +{key}.<name>=<value>"
         close = difflib.get_close_matches(key, known_keys, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"to add a new key use +{key}=..."
         return f"unknown config key '{key}'; {hint}"

@@ -20,6 +20,8 @@ from lconv_cli.validate import check_overrides, explain, type_mismatch
         (["+seed=3"], "'seed' already exists: drop the '+' to change it"),
         (["seed=0,1"], "'seed=0,1' is a sweep: add -m"),
         (["trainer.lr=[1"], "cannot parse override"),
+        (["experiment=latent_symmetry", "transform.fields={rotation:1,scaling:0.5}"],
+         "'transform.fields' is a mapping that cannot take new keys this way; add each with +transform.fields.<name>=<value>"),
     ],
 )
 def test_bad_overrides_give_one_line(overrides, message):
