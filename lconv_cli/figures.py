@@ -44,3 +44,19 @@ def save_figure(fig: Figure, out_dir: Path, name: str, pdf: bool = False) -> lis
     plt.close(fig)
     tracking.log_image(name, paths[0])
     return paths
+
+
+def save_paper_figure(fig: Figure, out: Path, summary: dict | None = None) -> list[Path]:
+    """Write ``out``.pdf and ``out``.png (and ``out``.metrics.json from ``summary``) for a composed paper figure."""
+    import json
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
+    for path in paths:
+        fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    if summary is not None:
+        out.with_suffix(".metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return paths

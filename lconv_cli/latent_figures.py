@@ -18,6 +18,7 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
+from lconv_cli.figures import save_paper_figure  # noqa: E402
 from lconv_cli.lie.flows import field_velocity  # noqa: E402
 from lconv_cli.models.latent_flow import latent_field_grid  # noqa: E402
 
@@ -67,12 +68,5 @@ def latent_figure(runs: dict[str, Path], out: Path) -> list[Path]:
         bottom.hist(aligned.numpy(), bins=bins, alpha=0.5, density=True, label="predicted (aligned)")
         bottom.set_title(f"{config['data']['distribution']} t: R² {metrics['t_r2']:.3f}, W1 {metrics['t_w1']:.3g}", fontsize=9)
         bottom.legend(fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
     summary = {label: {k: metrics[k] for k in SUMMARY_KEYS} for label, (_, metrics, _) in records.items()}
-    out.with_suffix(".metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return paths
+    return save_paper_figure(fig, out, summary)

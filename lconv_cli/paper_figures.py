@@ -32,7 +32,7 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.figures import scaled_to_match, show_matrix  # noqa: E402
+from lconv_cli.figures import save_paper_figure, scaled_to_match, show_matrix  # noqa: E402
 from lconv_cli.generators_file import load_generators  # noqa: E402
 from lconv_cli.lie import central_difference_generator, rotation_generator_2d  # noqa: E402
 
@@ -68,15 +68,8 @@ def so2_figure(runs: dict[str, Path], out: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
     for ax, (title, mat) in zip(axes, panels):
         show_matrix(ax, mat, title, fontsize=8)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
-    for path in paths:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
     summary = {label: {key: metrics[key] for key in ("generator_cos_sw", "generator_cos_data", "fit_residual")} for label, (_, metrics, _) in records.items()}
-    out.with_suffix(".metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return paths
+    return save_paper_figure(fig, out, summary)
 
 
 def _label_and_dir(text: str) -> tuple[str, Path]:
