@@ -138,7 +138,7 @@ def plot_reconstructions(model: LatentFlowModel, pairs: SymmetryPairs, t_scale: 
     """Rows: x0, xt, decoder prediction of xt, the α-matched pixel transform of x0, AE(x0)."""
     x0, xt = pairs.x0[:count], pairs.xt[:count]
     pred, t = model(x0, xt)
-    matched = model.pixel_action.taylor(model.unit_alpha(), t * t_scale, x0, taylor_order)
+    matched = model.pixel_transform(t * t_scale, x0, taylor_order)
     rows = [("x0", x0), ("xt", xt), ("prediction", pred), ("α-matched", matched), ("AE(x0)", model.decode(model.encode(x0)))]
     n = model.n
     fig, axes = plt.subplots(len(rows), count, figsize=(1.3 * count, 1.4 * len(rows)))
