@@ -66,6 +66,16 @@ def true_coefficients(fields: dict, basis: str) -> tuple[torch.Tensor, str]:
     return vec / vec.norm(), basis
 
 
+def taylor_order(choice: object, basis: str) -> int:
+    """α-matching order: ``auto`` is 0 (the exact exponential) in the affine basis and 2 in the quadratic one,
+    where the exact exponential stalls (README); an integer is taken as given."""
+    if choice == "auto":
+        return 0 if basis == "affine" else 2
+    if isinstance(choice, bool) or not isinstance(choice, int) or choice < 0:
+        raise UserError(f"model.taylor_order must be auto or an integer ≥ 0; got {choice!r}")
+    return int(choice)
+
+
 def load_grey_images(cfg: DictConfig, train: bool, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, n, n) float images in [0, 1] and (N,) labels: a seeded random subset of ``count`` from one official split."""
     images, labels = load_image_dataset(cfg.dataset.name, cfg.data.root, train, bool(cfg.data.download))
@@ -194,20 +204,24 @@ def run(cfg: DictConfig) -> dict[str, float]:
         ).to(device)
     log.info("model: %s basis (%d fields), %d parameters", basis, len(true_alpha), num_params(model))
     weights = {k: float(m.weights[k]) for k in LOSS_TERMS}
-    order, detach_t = int(m.taylor_order), bool(m.detach_t)
+    order, detach_t = taylor_order(m.taylor_order, basis), bool(m.detach_t)
+    warmup_steps = int(float(m.taylor_warmup) * int(cfg.trainer.max_steps)) if order == 0 else 0
+    log.info("α-matching: %s", "exact exponential (RK4)" if order == 0 else f"Taylor polynomial of order {order}")
     true_on_device = true_alpha.float().to(device)
     batch_size = int(cfg.trainer.batch_size)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
         idx = torch.randint(len(train), (batch_size,), generator=rng).to(device)
-        terms = model.losses(train.x0[idx], train.xt[idx], order, detach_t)
+        step_order = int(m.taylor_warmup_order) if trainer.result.steps < warmup_steps else order
+        terms = model.losses(train.x0[idx], train.xt[idx], step_order, detach_t)
         return sum(weights[k] * v for k, v in terms.items())
 
     groups = [{"params": model.network_parameters()}, {"params": [model.alpha], "lr": float(m.alpha_lr)}]
-    result = trainer_from_config(
+    trainer = trainer_from_config(
         model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"latent_symmetry: {cfg.transform.name}",
         monitor=lambda: {"generator_cos": coefficient_cos(model.unit_alpha(), true_on_device)}, param_groups=groups,
-    ).fit(step_loss)
+    )
+    result = trainer.fit(step_loss)
 
     scores = evaluate(model, test, order)
     learned = oriented(model.unit_alpha().detach().double().cpu(), true_alpha)

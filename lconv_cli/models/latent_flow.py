@@ -11,8 +11,8 @@ Loss (paper eq. 6): ‖dec(expm(t G) enc(x0)) − xt‖² + λ_r [‖AE(x0) − 
 + λ_z ‖expm(t G) enc(x0) − enc(xt)‖² + λ_α ‖exp(s t G′) x0 − xt‖² + λ_L ‖α‖₁, all mean squared
 errors, with G′ the pixel-space operator and s a learned scale between the latent and the pixel
 parameter. The paper approximates exp(s t G′) x0 by a Taylor polynomial, because the (n², n²)
-exponential is expensive; here it is exact, by RK4 on actions of G′ alone (``taylor_order=0``),
-and the Taylor polynomial remains an option.
+exponential is expensive; ``taylor_order=0`` computes it exactly instead, by RK4 on actions of G′
+alone (:meth:`PixelFieldAction.expm`).
 """
 
 from __future__ import annotations
