@@ -56,7 +56,9 @@ class PixelFieldAction(nn.Module):
         values = {"1": torch.ones_like(x), "x": x, "y": y, "x2": x * x, "xy": x * y, "y2": y * y}
         mono = torch.stack([values[m].reshape(-1) for m in basis_monomials(basis)])
         self.register_buffer("monomials", mono.float())  # (k/2, n²)
-        self.register_buffer("derivative", (sw_derivative_matrix(n) * (n / 2)).float())  # d/du, u in half-widths
+        derivative = sw_derivative_matrix(n) * (n / 2)  # d/du, u in half-widths
+        self.register_buffer("derivative", derivative.float())
+        self.derivative_norm = float(torch.linalg.matrix_norm(derivative, ord=2))  # π n/2 (n even) in half-widths
 
     def forward(self, alpha: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         """(B, n²) G_α images for ``alpha`` (k,) and ``images`` (B, n²)."""
@@ -79,7 +81,7 @@ class PixelFieldAction(nn.Module):
         half = self.monomials.shape[0]
         with torch.no_grad():
             speed = (alpha[:half] @ self.monomials).abs().max() + (alpha[half:] @ self.monomials).abs().max()
-            return float(speed * torch.linalg.matrix_norm(self.derivative, ord=2))
+            return float(speed) * self.derivative_norm
 
     def rk4_steps(self, alpha: torch.Tensor, t: torch.Tensor, max_step: float = 2.5) -> int:
         """The fewest RK4 steps with max|t|·‖G_α‖/steps ≤ ``max_step`` (RK4 is stable on the imaginary axis below 2.83)."""
