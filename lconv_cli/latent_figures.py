@@ -19,8 +19,8 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
 from lconv_cli.figures import save_paper_figure  # noqa: E402
-from lconv_cli.lie.flows import field_velocity  # noqa: E402
-from lconv_cli.models.latent_flow import latent_field_grid  # noqa: E402
+from lconv_cli.data.symmetry_pairs import pixel_points  # noqa: E402
+from lconv_cli.lie.flows import field_velocity, grid_points  # noqa: E402
 
 SUMMARY_KEYS = ("generator_cos", "scaling_component", "t_r2", "t_w1", "recon_mse")
 
@@ -46,9 +46,7 @@ def latent_figure(runs: dict[str, Path], out: Path) -> list[Path]:
     """Write ``out``.pdf, ``out``.png and ``out``.metrics.json for the given runs (label → run dir)."""
     records = {label: _latent_record(Path(path)) for label, path in runs.items()}
     fig, axes = plt.subplots(3, len(records), figsize=(3.4 * len(records), 10), squeeze=False)
-    c = torch.linspace(-1, 1, 10, dtype=torch.float64)
-    y, x = torch.meshgrid(c, c, indexing="ij")
-    image_points = torch.stack([x.reshape(-1), y.reshape(-1)], -1)
+    image_points = grid_points(torch.linspace(-1, 1, 10, dtype=torch.float64))
     for col, (label, (pred, metrics, config)) in enumerate(records.items()):
         top, middle, bottom = axes[:, col]
         _quiver(top, pred["true_alpha"], image_points, "C0", "true")
@@ -56,7 +54,7 @@ def latent_figure(runs: dict[str, Path], out: Path) -> list[Path]:
         top.set_title(f"{label}: |cos| {metrics['generator_cos']:.3f}\n({config['dataset']['name']}, {pred['basis']} basis)", fontsize=9)
         top.legend(fontsize=7, loc="lower right")
         patch = int(config["model"]["patch"])
-        _quiver(middle, pred["alpha"], latent_field_grid(patch), "C3")
+        _quiver(middle, pred["alpha"], pixel_points(patch), "C3")
         middle.set_title(f"latent flow ({patch}×{patch} patch)", fontsize=9)
         for ax in (top, middle):
             ax.set(xlim=(-1.15, 1.15), ylim=(1.15, -1.15), aspect="equal")

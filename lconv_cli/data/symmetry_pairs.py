@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from lconv_cli.lie.flows import flow_points
+from lconv_cli.lie.flows import flow_points, grid_points
 from lconv_cli.lie.generators import normalised_coords
 
 DISTRIBUTIONS = ("uniform", "gaussian", "bimodal", "4modal")
@@ -83,9 +83,7 @@ def pixel_points(n: int, grid: str = "centred") -> torch.Tensor:
     """
     if grid not in GRIDS:
         raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
-    c = normalised_coords(n) if grid == "centred" else torch.linspace(-1, 1, n, dtype=torch.float64)
-    y, x = torch.meshgrid(c, c, indexing="ij")
-    return torch.stack([x.reshape(-1), y.reshape(-1)], dim=-1)
+    return grid_points(normalised_coords(n) if grid == "centred" else torch.linspace(-1, 1, n, dtype=torch.float64))
 
 
 def transform_images(

@@ -21,6 +21,18 @@ _AFFINE = (0, 1, 2)  # monomials 1, x, y
 _QUADRATIC = (3, 4, 5)  # x², xy, y²
 
 
+def grid_points(coords: torch.Tensor) -> torch.Tensor:
+    """(n², 2) (x, y) points of the square grid coords × coords, row-major (y along rows, x along columns)."""
+    y, x = torch.meshgrid(coords, coords, indexing="ij")
+    return torch.stack([x.reshape(-1), y.reshape(-1)], dim=-1)
+
+
+def has_quadratic_part(coeffs: torch.Tensor) -> bool:
+    """Whether the field (6 or 12 coefficients) has a nonzero x², xy or y² term."""
+    c = as_quadratic(coeffs)
+    return bool(c[3:6].abs().max() > 0 or c[9:12].abs().max() > 0)
+
+
 def monomials(points: torch.Tensor) -> torch.Tensor:
     """(…, 6) values of (1, x, y, x², xy, y²) at ``points`` (…, 2)."""
     x, y = points[..., 0], points[..., 1]
@@ -62,9 +74,9 @@ def fit_field_coefficients(points: torch.Tensor, velocity: torch.Tensor, basis: 
 
 def affine_matrix(coeffs: torch.Tensor) -> torch.Tensor | None:
     """(3, 3) float64 [[A, c], [0, 0]] with Γ(p) = A p + c, or None if the field has a quadratic part."""
-    c = as_quadratic(coeffs)
-    if c[3:6].abs().max() > 0 or c[9:12].abs().max() > 0:
+    if has_quadratic_part(coeffs):
         return None
+    c = as_quadratic(coeffs)
     mat = torch.zeros(3, 3, dtype=torch.float64)
     mat[0, :2], mat[0, 2] = c[1:3], c[0]
     mat[1, :2], mat[1, 2] = c[7:9], c[6]

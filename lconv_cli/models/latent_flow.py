@@ -22,6 +22,7 @@ import math
 import torch
 from torch import nn
 
+from lconv_cli.lie.flows import grid_points, monomials
 from lconv_cli.lie.generators import basis_monomials, field_basis_2d, normalised_coords
 from lconv_cli.lie.shannon_whittaker import sw_derivative_matrix
 
@@ -51,10 +52,8 @@ class PixelFieldAction(nn.Module):
     def __init__(self, n: int, basis: str) -> None:
         super().__init__()
         self.n = n
-        c = normalised_coords(n)
-        y, x = torch.meshgrid(c, c, indexing="ij")
-        values = {"1": torch.ones_like(x), "x": x, "y": y, "x2": x * x, "xy": x * y, "y2": y * y}
-        mono = torch.stack([values[m].reshape(-1) for m in basis_monomials(basis)])
+        # (1, x, y[, x², xy, y²]) at the pixels: the affine monomials are the first three of the quadratic ones
+        mono = monomials(grid_points(normalised_coords(n))).T[: len(basis_monomials(basis))]
         self.register_buffer("monomials", mono.float())  # (k/2, n²)
         derivative = sw_derivative_matrix(n) * (n / 2)  # d/du, u in half-widths
         self.register_buffer("derivative", derivative.float())
@@ -186,15 +185,17 @@ class LatentFlowModel(nn.Module):
             return self.pixel_action.expm(alpha, t, x0)
         return self.pixel_action.taylor(alpha, t, x0, taylor_order)
 
-    def losses(self, x0: torch.Tensor, xt: torch.Tensor, taylor_order: int = 0, detach_t: bool = False) -> dict[str, torch.Tensor]:
+    def losses(
+        self, x0: torch.Tensor, xt: torch.Tensor, taylor_order: int = 0, detach_t: bool = False, t: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
         """The unweighted loss terms of eq. 6 on a batch: ``pixel``, ``recon``, ``latent``, ``alpha``, ``l1``.
 
         ``taylor_order``: 0 matches with the exact pixel-space exponential
         (:meth:`PixelFieldAction.expm`), k > 0 with its Taylor polynomial of order k (the paper).
         ``detach_t``: the α-matching term trains only α and the pixel scale (the official code);
-        otherwise it trains the t-network too.
+        otherwise it trains the t-network too. ``t``: the predicted parameters if already computed.
         """
-        t = self.predict_t(x0, xt)
+        t = self.predict_t(x0, xt) if t is None else t
         z0, zt = self.encode(x0), self.encode(xt)
         z_moved = self.flow_latent(z0, t)
         mse = lambda a, b: ((a - b) ** 2).mean()  # noqa: E731
@@ -207,11 +208,4 @@ class LatentFlowModel(nn.Module):
             "alpha": mse(matched, xt),
             "l1": self.alpha.abs().sum(),
         }
-
-
-def latent_field_grid(patch: int) -> torch.Tensor:
-    """(p², 2) (x, y) positions of the latent patch's cells in normalised coordinates (for plotting flows)."""
-    c = normalised_coords(patch)
-    y, x = torch.meshgrid(c, c, indexing="ij")
-    return torch.stack([x.reshape(-1), y.reshape(-1)], dim=-1)
 
