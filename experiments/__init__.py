@@ -9,6 +9,8 @@ from lconv_cli.experiments import (  # noqa: F401
     algebra_discovery,
     image_classification,
     latent_symmetry,
+    lieconv_qm9,
+    lieconv_rotmnist,
     so2_discovery,
     translation_1d,
 )

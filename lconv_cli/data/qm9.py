@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import NamedTuple, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
 from lconv_cli.errors import DataMissingError
@@ -90,7 +89,9 @@ def qm9pack_data_dir() -> Path:
     return data
 
 
-def _read_rows(paths: Sequence[str | Path], max_rows: int | None) -> pd.DataFrame:
+def _read_rows(paths: Sequence[str | Path], max_rows: int | None):
+    import pandas as pd  # only needed for the one-time parse
+
     columns = ["Index", "N_atoms", "Elements", "XYZ_Ang"] + [t.column for t in TARGETS]
     frames, left = [], max_rows
     for path in paths:
@@ -182,11 +183,13 @@ def load_qm9(data_dir: str | Path, max_rows: int | None = None) -> dict:
     paths = [qm9pack_data_dir() / name for name in CSV_FILES]
     log.info("Parsing QM9 from %s (once; cached at %s)", paths[0].parent, path)
     data = parse_qm9_csv(paths, max_rows=max_rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(_pack(data), tmp)
         os.replace(tmp, path)
+    except OSError as error:  # a read-only data root: use the parse, say why it is not kept
+        log.warning("QM9 not cached (%s); it will be parsed again next time. Set paths.data_dir to a writable folder.", error)
     finally:
         tmp.unlink(missing_ok=True)
     return data
