@@ -98,18 +98,27 @@ def so3_log(rotation: torch.Tensor) -> torch.Tensor:
     Near π the antisymmetric part vanishes; then ω = θ n with n n ᵀ = (R + Rᵀ − 2 cos θ I) / (2(1 − cos θ)),
     n read from its largest column and signed by vee(R − Rᵀ).
     """
+    if rotation.dim() == 2:
+        return so3_log(rotation[None])[0]
     axis_sin = vee(rotation)  # sin θ · n
     cos = 0.5 * (rotation.diagonal(dim1=-2, dim2=-1).sum(-1) - 1)
     theta = torch.atan2(axis_sin.norm(dim=-1), cos)
-    regular = axis_sin / sinc(theta)[..., None]
+    omega = axis_sin / sinc(theta)[..., None]
+    near_pi = (math.pi - theta) < NEAR_PI
+    if bool(near_pi.any()):
+        omega = omega.index_put((near_pi,), _so3_log_near_pi(rotation[near_pi], cos[near_pi], theta[near_pi], axis_sin[near_pi]))
+    return omega
+
+
+def _so3_log_near_pi(rotation: torch.Tensor, cos: torch.Tensor, theta: torch.Tensor, axis_sin: torch.Tensor) -> torch.Tensor:
+    """(K, 3, 3) rotations with θ near π → (K, 3) axis-angle, the axis from n nᵀ = (R + Rᵀ − 2 cos θ I)/(2(1 − cos θ))."""
     eye = torch.eye(3, dtype=rotation.dtype, device=rotation.device)
     outer = (rotation + rotation.transpose(-1, -2) - 2 * cos[..., None, None] * eye) / (2 * (1 - cos).clamp_min(1e-12))[..., None, None]
     column = outer.diagonal(dim1=-2, dim2=-1).argmax(-1)
     n = torch.take_along_dim(outer, column[..., None, None], dim=-1)[..., 0]
     n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-30)
     sign = torch.where((n * axis_sin).sum(-1) < 0, -1.0, 1.0).to(rotation.dtype)
-    near_pi = (math.pi - theta) < NEAR_PI
-    return torch.where(near_pi[..., None], sign[..., None] * theta[..., None] * n, regular)
+    return sign[..., None] * theta[..., None] * n
 
 
 def se2_exp(xi: torch.Tensor) -> torch.Tensor:
@@ -143,6 +152,18 @@ def se3_v_inverse(omega: torch.Tensor) -> torch.Tensor:
     k = hat(omega)
     eye = torch.eye(3, dtype=omega.dtype, device=omega.device)
     return eye - 0.5 * k + coscc(theta) * (k @ k)
+
+
+def se3_v_inverse_apply(omega: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """V(ω)⁻¹ t = t − ω×t/2 + coscc θ · ω×(ω×t) for (..., 3) ω and t, without forming matrices."""
+    theta = omega.norm(dim=-1, keepdim=True)
+    wt = torch.linalg.cross(omega, t, dim=-1)
+    return t - 0.5 * wt + coscc(theta) * torch.linalg.cross(omega, wt, dim=-1)
+
+
+def transpose_times(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """aᵀ b for (..., 3, 3) a and (..., 3, k) b, as broadcast products (batched 3 × 3 matmuls are slow)."""
+    return (a[..., :, :, None] * b[..., :, None, :]).sum(-3)
 
 
 def se3_exp(xi: torch.Tensor) -> torch.Tensor:

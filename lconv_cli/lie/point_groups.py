@@ -35,8 +35,9 @@ from lconv_cli.lie.lie_groups import (
     random_rotation_3d,
     rotation_2d,
     se2_log_parts,
-    se3_v_inverse,
+    se3_v_inverse_apply,
     so3_log,
+    transpose_times,
     uniform_rotation_3d,
     wrap_angle,
 )
@@ -323,8 +324,7 @@ class SO3(PointGroup):
         return rotation.flatten(-2), r
 
     def pair_log(self, u, v):
-        ru, rv = u.unflatten(-1, (3, 3)), v.unflatten(-1, (3, 3))
-        return so3_log(rv.transpose(-1, -2) @ ru)
+        return so3_log(transpose_times(v.unflatten(-1, (3, 3)), u.unflatten(-1, (3, 3))))
 
     def random_element(self, generator=None, dtype=torch.float64):
         return {"rotation": random_rotation_3d((), generator, dtype)}
@@ -351,10 +351,9 @@ class SE3(PointGroup):
 
     def pair_log(self, u, v):
         ru, rv = u[..., :9].unflatten(-1, (3, 3)), v[..., :9].unflatten(-1, (3, 3))
-        rv_t = rv.transpose(-1, -2)
-        omega = so3_log(rv_t @ ru)
-        t = (rv_t @ (u[..., 9:] - v[..., 9:])[..., None])
-        return torch.cat([omega, (se3_v_inverse(omega) @ t)[..., 0]], -1)
+        omega = so3_log(transpose_times(rv, ru))
+        t = transpose_times(rv, (u[..., 9:] - v[..., 9:])[..., None])[..., 0]  # R_vᵀ (x_u − x_v)
+        return torch.cat([omega, se3_v_inverse_apply(omega, t)], -1)
 
     def distance(self, u, v, qu, qv):
         a = self.pair_log(u, v)

@@ -2,7 +2,8 @@
 
 A lifted point set travels between layers as ``LiftedPoints``: group elements, orbit ids and a
 mask (the *structure*, batch B or 1 when a whole batch shares it, as for an image grid) and
-feature ``values`` (B, N, C). A LieConv layer
+feature ``values`` packed as (P, C), one row per valid point of the B sets, so the wide pointwise
+layers never compute on padding. A LieConv layer
 
 1. optionally subsamples its queries by farthest-point sampling on the group distance,
 2. picks up to ``nbhd`` neighbours per query inside a ball whose radius adapts in training so
@@ -29,25 +30,64 @@ from lconv_cli.lie.point_groups import PointGroup
 from lconv_cli.models.point_sampling import ball_neighbourhoods, farthest_point_indices, gather_points, uniform_noise
 
 
+def pad_rows(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Packed (P, C) rows of the True entries of ``mask`` (B, N) → (B, N, C) with zeros elsewhere
+    (a view when nothing is padded)."""
+    if values.shape[0] == mask.numel():
+        return values.view(*mask.shape, values.shape[-1])
+    return values.new_zeros(*mask.shape, values.shape[-1]).index_put((mask,), values)
+
+
 @dataclass
 class LiftedPoints:
-    """elems (B|1, N, E), orbits (B|1, N, Q), mask (B|1, N) bool, values (B, N, C)."""
+    """A batch of B lifted point sets.
+
+    elems (B|1, N, E), orbits (B|1, N, Q), mask (B|1, N) bool: the structure (batch 1 when shared);
+    values (P, C): the features of the valid points, row-major over ``value_mask()`` (P = its sum).
+    """
 
     elems: torch.Tensor
     orbits: torch.Tensor
     mask: torch.Tensor
     values: torch.Tensor
+    batch: int
 
-    def select(self, index: torch.Tensor, chosen: torch.Tensor, values: bool = True) -> "LiftedPoints":
-        """The points at ``index`` (B|1, M); ``chosen`` (B|1, M) masks unused slots."""
+    def select(self, index: torch.Tensor, chosen: torch.Tensor, values: torch.Tensor | None = None) -> "LiftedPoints":
+        """The structure at ``index`` (B|1, M), ``chosen`` (B|1, M) masking unused slots, with new packed ``values``."""
         return LiftedPoints(
-            gather_points(self.elems, index), gather_points(self.orbits, index),
-            gather_points(self.mask, index) & chosen, gather_points(self.values, index) if values else self.values,
+            gather_points(self.elems, index), gather_points(self.orbits, index), gather_points(self.mask, index) & chosen,
+            self.values if values is None else values, self.batch,
         )
 
     def value_mask(self) -> torch.Tensor:
-        """(B, N) mask broadcast to the values' batch."""
-        return self.mask.expand(self.values.shape[:2])
+        """(B, N) mask of the rows in ``values``."""
+        return self.mask.expand(self.batch, -1)
+
+    def padded(self, values: torch.Tensor) -> torch.Tensor:
+        """Packed (P, C) rows → (B, N, C), zeros at padding (a view when nothing is padded)."""
+        return pad_rows(values, self.value_mask())
+
+    def rows(self, index: torch.Tensor) -> torch.Tensor:
+        """Row numbers in ``values`` of the points at ``index`` (B|1, M) → (B, M) (−1 where not a valid point)."""
+        mask = self.value_mask()
+        row = torch.cumsum(mask.flatten(), 0).view(mask.shape) - 1
+        return torch.where(mask, row, -1).gather(1, index.expand(self.batch, -1))
+
+
+def norm_swish(norm: "MaskBatchNorm | None", x: torch.Tensor) -> torch.Tensor:
+    """Swish(BN(x)) on packed rows. In training only x is kept for the backward pass; the normalised
+    values are recomputed (elementwise, cheap) instead of being stored twice."""
+    if norm is None:
+        return nn.functional.silu(x)
+    if not (norm.training and torch.is_grad_enabled()):
+        return nn.functional.silu(norm(x))
+    calls = []
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        calls.append(None)
+        return nn.functional.silu(norm(x, update_stats=len(calls) == 1))
+
+    return checkpoint(run, x, use_reentrant=False)
 
 
 class MaskBatchNorm(nn.Module):
@@ -68,10 +108,16 @@ class MaskBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(channels))
         self.register_buffer("running_var", torch.ones(channels))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (..., C), mask broadcastable to x.shape[:-1] (None: every entry is valid)."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, update_stats: bool = True) -> torch.Tensor:
+        """x (..., C), mask broadcastable to x.shape[:-1] (None: every entry is valid).
+
+        ``update_stats=False`` normalises with the batch statistics without touching the running
+        estimates (for recomputation under activation checkpointing)."""
+        running = (self.running_mean, self.running_var)
+        if self.training and not update_stats:
+            running = tuple(r.clone() for r in running)  # the update lands on throwaway copies
         norm = lambda rows: nn.functional.batch_norm(  # noqa: E731
-            rows, self.running_mean, self.running_var, self.weight, self.bias, self.training, self.momentum, self.eps
+            rows, *running, self.weight, self.bias, self.training, self.momentum, self.eps
         )
         if mask is not None:
             mask = mask.expand(x.shape[:-1])
@@ -91,36 +137,53 @@ class KernelMLP(nn.Module):
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.norms = nn.ModuleList(MaskBatchNorm(b) for b in dims[1:]) if bn else None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (..., in_dim) → (..., out_dim); batch statistics over entries where ``mask`` (None: all).
+
+        In training the MLP's activations (three widths per pair, the bulk of a layer's memory) are
+        recomputed in the backward pass rather than stored; it is cheap next to the convolution.
+        """
+        if not (self.training and torch.is_grad_enabled()):
+            return self._run(x, mask, True)
+        calls = []
+
+        def run(x: torch.Tensor) -> torch.Tensor:
+            calls.append(None)
+            return self._run(x, mask, update_stats=len(calls) == 1)  # the recomputation must not update BN statistics
+
+        return checkpoint(run, x, use_reentrant=False)
+
+    def _run(self, x: torch.Tensor, mask: torch.Tensor | None, update_stats: bool) -> torch.Tensor:
         for i, linear in enumerate(self.linears):
             x = linear(x)
             if self.norms is not None:
-                x = self.norms[i](x, mask)
+                x = self.norms[i](x, mask, update_stats)
             x = nn.functional.silu(x)
         return x
 
 
-def packed(fn, x: torch.Tensor, mask: torch.Tensor):
-    """``fn`` applied to the rows x[mask] (mask over x's leading axes, broadcast to them), scattered
-    back with zeros at the masked-out rows: padding costs no compute in the wide layers."""
-    mask = mask.expand(x.shape[: mask.dim()])
-    if bool(mask.all()):
-        return fn(x)
-    y = fn(x[mask])
-    return y.new_zeros(*mask.shape, y.shape[-1]).index_put((mask,), y)
-
-
 def neighbour_convolve(values: torch.Tensor, index: torch.Tensor | None, kernel: torch.Tensor) -> torch.Tensor:
-    """(B, N, C) values and (B|1, M, K, H) masked kernel values → Σ_k values_k ⊗ kernel_k, (B, M, C, H)
-    (possibly a strided view); ``index`` (B|1, M, K) picks the neighbours (None: all N points, K = N)."""
-    if index is None:
-        batch, (m, n, h) = values.shape[0], kernel.shape[1:]
-        kernel = kernel.expand(batch, m, n, h).transpose(1, 2).reshape(batch, n, m * h)
-        out = (values.transpose(1, 2) @ kernel).view(batch, -1, m, h).transpose(1, 2)  # one (C × N)(N × M·H) product per set
-    else:
-        neighbours = gather_points(values, index.flatten(1)).unflatten(1, index.shape[1:])  # (B, M, K, C)
-        out = neighbours.transpose(-1, -2) @ kernel
-    return out
+    """(B, N, C) values and (B|1, M, K, H) masked kernel values → Σ_k kernel_k ⊗ values_k, (B, M, H, C);
+    ``index`` (B|1, M, K) picks the neighbours (None: all N points, K = N)."""
+    batch, (m, k, h) = values.shape[0], kernel.shape[1:]
+    if index is None:  # one (M·H × N)(N × C) product per set
+        kernel = kernel.transpose(2, 3).reshape(-1, m * h, k).expand(batch, -1, -1)
+        return (kernel @ values).view(batch, m, h, -1)
+    neighbours = gather_points(values, index.flatten(1)).unflatten(1, index.shape[1:])  # (B, M, K, C)
+    return kernel.transpose(-1, -2) @ neighbours
+
+
+def dense_convolve_packed(values: torch.Tensor, kernel: torch.Tensor, query_mask: torch.Tensor, point_mask: torch.Tensor) -> torch.Tensor:
+    """Σ_j kernel_ij ⊗ values_j set by set, on valid points only: packed values (P_in, C), kernel
+    (B|1, M, N, H), masks (B, M), (B, N) → (P_out, H, C). One (m_b·H × n_b)(n_b × C) product per set,
+    so padded queries and points cost nothing."""
+    counts = point_mask.sum(1).tolist()
+    kernels = kernel.unbind(0) if kernel.shape[0] > 1 else [kernel[0]] * len(counts)  # unbind/split: cheap backward
+    pieces = []
+    for k, v, queries, points in zip(kernels, values.split(counts), query_mask, point_mask):
+        k = k[queries][:, points]  # (m_b, n_b, H)
+        pieces.append((k.transpose(1, 2).reshape(-1, v.shape[0]) @ v).view(k.shape[0], k.shape[2], -1))
+    return torch.cat(pieces)
 
 
 class LieConv(nn.Module):
@@ -165,7 +228,7 @@ class LieConv(nn.Module):
         """``queries``: (index, chosen) from ``query_indices`` (computed here when not given)."""
         if queries is None and self.ds_frac < 1:
             queries = self.query_indices(points)
-        centre = points if queries is None else points.select(*queries, values=False)
+        centre = points if queries is None else points.select(*queries)
         structure = (centre.elems, centre.orbits, centre.mask)
         nbhd = ball_neighbourhoods(
             self.group, structure, (points.elems, points.orbits, points.mask), float(self.radius), self.nbhd, self.knn,
@@ -179,20 +242,41 @@ class LieConv(nn.Module):
             other = (gather_points(points.elems, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
                      gather_points(points.orbits, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]))
         pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
-        kernel = self.kernel(pair, nbhd.mask) * nbhd.mask[..., None]
-        args = (points.values, nbhd.index, kernel, centre.mask)
+        if bool(nbhd.mask.all()):
+            kernel = self.kernel(pair)
+        else:  # the kernel MLP runs on the real (query, neighbour) pairs only; zeros elsewhere
+            rows = self.kernel(pair[nbhd.mask.expand(pair.shape[:-1])])
+            kernel = rows.new_zeros(*pair.shape[:-1], rows.shape[-1]).index_put((nbhd.mask.expand(pair.shape[:-1]),), rows)
+        index = nbhd.index
+        if index is not None and points.mask.shape[1] * kernel.shape[-1] < index.shape[-1] * points.values.shape[-1]:
+            # small sets (e.g. lifted molecules): a dense (M, N) kernel is cheaper than gathering K·C neighbour values
+            kernel = kernel.new_zeros(*kernel.shape[:2], points.mask.shape[1], kernel.shape[-1]).scatter_add(
+                2, index[..., None].expand_as(kernel), kernel)
+            index = None
+        query_mask = centre.value_mask()
+        args = (points.values, index, kernel, query_mask, points.value_mask())
         if torch.is_grad_enabled() and (points.values.requires_grad or kernel.requires_grad):
-            # recompute the (B, M, C·H) products (and gathered neighbours) in backward instead of storing them
+            # recompute the (B, M, H·C) products (and gathered neighbours) in backward instead of storing them
             out = checkpoint(self._convolve_linear, *args, use_reentrant=False)
         else:
             out = self._convolve_linear(*args)
         if self.mean:
-            out = out / nbhd.mask.sum(-1, keepdim=True).clamp_min(1)
+            count = nbhd.mask.sum(-1).expand(points.batch, -1)
+            out = out / count[query_mask].clamp_min(1)[:, None].to(out.dtype)
         return replace(centre, values=out)
 
-    def _convolve_linear(self, values, index, kernel, query_mask) -> torch.Tensor:
-        """Linear(channel-major flattening of the products), on valid queries only."""
-        return packed(lambda rows: self.linear(rows.flatten(-2)), neighbour_convolve(values, index, kernel), query_mask)
+    def _convolve_linear(self, values, index, kernel, query_mask, point_mask) -> torch.Tensor:
+        """Linear(flattened (kernel channel, input channel) products) on the valid queries.
+
+        values (P_in, C) packed; kernel (B|1, M, K, H); masks (B, M) and (B, N) → (P_out, c_out).
+        """
+        if index is None and not (bool(query_mask.all()) and bool(point_mask.all())):
+            rows = dense_convolve_packed(values, kernel, query_mask, point_mask)
+        else:
+            padded = pad_rows(values, point_mask)
+            products = neighbour_convolve(padded, index, kernel)  # (B, M, H, C)
+            rows = products.flatten(0, 1) if bool(query_mask.all()) else products[query_mask]
+        return self.linear(rows.flatten(-2))
 
 
 class BottleBlock(nn.Module):
@@ -210,17 +294,20 @@ class BottleBlock(nn.Module):
         self.up = nn.Linear(c_out // 4, c_out)
 
     def _act(self, i: int, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.silu(self.norms[i](x) if self.norms is not None else x)
+        return norm_swish(self.norms[i] if self.norms is not None else None, x)
 
     def forward(self, points: LiftedPoints, queries: tuple[torch.Tensor, torch.Tensor] | None = None) -> LiftedPoints:
         """``queries``: precomputed (index, chosen) of the conv's subsampling, or None to compute them."""
         if queries is None:
             queries = self.conv.query_indices(points)
-        x = packed(lambda v: self._act(1, self.down(self._act(0, v))), points.values, points.mask)
+        x = self._act(1, self.down(self._act(0, points.values)))
         out = self.conv(replace(points, values=x), queries)
-        y = packed(lambda v: self.up(self._act(2, v)), out.values, out.mask)
-        residual = points.values if queries is None else gather_points(points.values, queries[0])
-        y = torch.cat([y[..., : self.c_in] + residual, y[..., self.c_in :]], -1)
+        y = self.up(self._act(2, out.values))
+        residual = points.values
+        if queries is not None:
+            rows = points.rows(queries[0])[out.value_mask()]
+            residual = residual[rows]
+        y = torch.cat([y[:, : self.c_in] + residual, y[:, self.c_in :]], -1)
         return replace(out, values=y)
 
 
@@ -258,9 +345,8 @@ class LieResNet(nn.Module):
         s = self.liftsamples
         uniform = uniform_noise((*coords.shape[:-1], s, self.group.lift_noise_dim), None if self.training else self.eval_seed, coords.device)
         elems, orbits = self.group.lift(coords, s, uniform.to(coords.dtype))
-        return LiftedPoints(
-            elems.flatten(1, 2), orbits.flatten(1, 2), mask.repeat_interleave(s, 1), values.repeat_interleave(s, 1)
-        )
+        mask = mask.repeat_interleave(s, 1)
+        return LiftedPoints(elems.flatten(1, 2), orbits.flatten(1, 2), mask, values.repeat_interleave(s, 1)[mask], len(coords))
 
     def forward_lifted(self, points: LiftedPoints) -> torch.Tensor:
         """(B, num_outputs) from an already lifted set."""
@@ -271,12 +357,13 @@ class LieResNet(nn.Module):
 
     def pool(self, points: LiftedPoints) -> torch.Tensor:
         """BN → Swish → Linear on each point, then the mean over valid points: (B, num_outputs)."""
-        def head(v):
-            return self.head(nn.functional.silu(self.final_norm(v) if self.final_norm is not None else v))
-
-        x = packed(head, points.values, points.mask)
-        mask = points.value_mask()[..., None].to(x.dtype)
-        return (x * mask).sum(1) / mask.sum(1).clamp_min(1)
+        x = self.head(norm_swish(self.final_norm, points.values))
+        mask = points.value_mask()
+        if x.shape[0] == mask.numel():
+            return x.view(*mask.shape, -1).mean(1)
+        owner = torch.arange(points.batch, device=x.device)[:, None].expand_as(mask)[mask]
+        total = x.new_zeros(points.batch, x.shape[-1]).index_add_(0, owner, x)
+        return total / mask.sum(1, keepdim=True).clamp_min(1).to(x.dtype)
 
     def forward(self, coords: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.forward_lifted(self.lift(coords, values, mask))
@@ -326,14 +413,14 @@ class ImageLieResNet(LieResNet):
     @torch.no_grad()
     def _query_buffers(self, seed: int) -> None:
         """Farthest-point queries of every block on the fixed grid, stored as buffers."""
-        points = LiftedPoints(self.grid_elems, self.grid_orbits, self.grid_mask, self.grid_elems.new_zeros(1, 1, 1))
+        points = LiftedPoints(self.grid_elems, self.grid_orbits, self.grid_mask, self.grid_elems.new_zeros(0, 1), 1)
         self.point_counts = [points.mask.shape[1]]
         for i, block in enumerate(self.blocks):
             conv = block.conv
             counts = torch.round(points.mask.sum(-1) * conv.ds_frac).long().clamp_min(1)
             index, chosen = farthest_point_indices(self.group, points.elems, points.orbits, points.mask, counts, seed + i)
             self.register_buffer(f"queries_{i}", index, persistent=False)
-            points = points.select(index, chosen, values=False)
+            points = points.select(index, chosen)
             self.point_counts.append(int(chosen.sum()))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -342,7 +429,8 @@ class ImageLieResNet(LieResNet):
         values = images.permute(0, 2, 3, 1)[:, self.pixel_mask].repeat_interleave(self.liftsamples, 1)
         size = 1 if self.shared_neighbourhoods else batch
         points = LiftedPoints(
-            self.grid_elems.expand(size, -1, -1), self.grid_orbits.expand(size, -1, -1), self.grid_mask.expand(size, -1), values
+            self.grid_elems.expand(size, -1, -1), self.grid_orbits.expand(size, -1, -1), self.grid_mask.expand(size, -1),
+            values.flatten(0, 1), batch,
         )
         points = replace(points, values=self.embed(points.values))
         for i, block in enumerate(self.blocks):
