@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full fig-so2 fig-translation fig-sct table-images bench-images reproduce clean clean-results
+.PHONY: help install demo test test-full fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 bench-images bench-lieconv reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -112,7 +112,33 @@ fig-sct: install figures/latent_flows-$(SCALE).pdf ## Symmetry-detection Figs. 2
 bench-images: install ## training-step throughput (samples/s) of each image model
 	$(BIN)/python benchmarks/image_throughput.py $(OVERRIDES)
 
-reproduce: fig-so2 fig-translation table-images fig-sct ## every paper figure and table available so far (QUICK=1 for CPU scale)
+# LieConv Table 1 (rotated MNIST test error by group) and Table 2 (QM9 MAE). The paper scale is
+# 500 epochs per run (GPU days); QUICK=1 runs the quick scale: RotMNIST with T2 and SE2, QM9 HOMO with T(3).
+ROTMNIST_GROUPS ?= $(if $(QUICK),T2$(comma)SE2,Trivial$(comma)T2$(comma)SO2$(comma)RxSO2$(comma)SE2)
+ROTMNIST_ARGS ?=
+QM9_TARGETS ?= $(if $(QUICK),homo,alpha$(comma)gap$(comma)homo$(comma)lumo$(comma)mu$(comma)Cv$(comma)G$(comma)H$(comma)r2$(comma)U$(comma)U0$(comma)zpve)
+QM9_GROUPS ?= T3
+QM9_ARGS ?=
+
+results/rotmnist-$(SCALE)/.done:
+	$(LCONV) run -m experiment=lieconv_rotmnist group=$(ROTMNIST_GROUPS) scale=$(SCALE) logger=none hydra.sweep.dir=results/rotmnist-$(SCALE) $(ROTMNIST_ARGS) $(OVERRIDES)
+	touch $@
+
+results/qm9-$(SCALE)/.done:
+	$(LCONV) run -m experiment=lieconv_qm9 group=$(QM9_GROUPS) data.target=$(QM9_TARGETS) scale=$(SCALE) logger=none hydra.sweep.dir=results/qm9-$(SCALE) $(QM9_ARGS) $(OVERRIDES)
+	touch $@
+
+figures/lieconv_%_table-$(SCALE).md: results/%-$(SCALE)/.done
+	$(BIN)/python -m lconv_cli.paper_figures lieconv --runs results/$*-$(SCALE) --out $(@:.md=)
+
+table-rotmnist: install figures/lieconv_rotmnist_table-$(SCALE).md ## LieConv Table 1: rotated-MNIST test error per group (QUICK=1: CPU scale)
+table-qm9: install figures/lieconv_qm9_table-$(SCALE).md ## LieConv Table 2: QM9 MAE per target, T(3) (QUICK=1: HOMO at CPU scale)
+
+bench-lieconv: install ## LieConv train-step throughput and peak memory at the official configs (and memory against N)
+	$(BIN)/python benchmarks/lieconv_throughput.py
+	$(BIN)/python benchmarks/lieconv_throughput.py --scaling
+
+reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 ## every paper figure and table available so far (QUICK=1 for CPU scale)
 
 clean-results: ## remove results/ and figures/
 	rm -rf results figures

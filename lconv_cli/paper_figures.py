@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     images.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
     latent = figures.add_parser("latent", help="latent flows and t histograms from latent_symmetry runs")
     latent.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in column order")
-    for sub in (so2, images, latent):
+    lieconv = figures.add_parser("lieconv", help="LieConv RotMNIST / QM9 tables from lieconv_rotmnist and lieconv_qm9 runs")
+    lieconv.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
+    for sub in (so2, images, latent, lieconv):
         sub.add_argument("--out", type=Path, required=True, help="output path without suffix")
     args = parser.parse_args(argv)
     try:
@@ -98,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
             from lconv_cli.latent_figures import latent_figure
 
             paths = latent_figure(dict(args.run), args.out)
+        elif args.figure == "lieconv":
+            from lconv_cli.lieconv_table import write_lieconv_table
+
+            paths = write_lieconv_table(args.runs, args.out)
         else:
             from lconv_cli.image_table import write_image_table
 

@@ -173,17 +173,29 @@ def neighbour_convolve(values: torch.Tensor, index: torch.Tensor | None, kernel:
     return kernel.transpose(-1, -2) @ neighbours
 
 
-def dense_convolve_packed(values: torch.Tensor, kernel: torch.Tensor, query_mask: torch.Tensor, point_mask: torch.Tensor) -> torch.Tensor:
-    """Σ_j kernel_ij ⊗ values_j set by set, on valid points only: packed values (P_in, C), kernel
-    (B|1, M, N, H), masks (B, M), (B, N) → (P_out, H, C). One (m_b·H × n_b)(n_b × C) product per set,
-    so padded queries and points cost nothing."""
+CHUNK_ROWS = 768  # query rows per linear call in the per-set path: bounds the (rows, H·C) products in memory
+
+
+def dense_convolve_packed(
+    values: torch.Tensor, kernel: torch.Tensor, query_mask: torch.Tensor, point_mask: torch.Tensor, linear: nn.Module,
+) -> torch.Tensor:
+    """linear(Σ_j kernel_ij ⊗ values_j) set by set, on valid points only: packed values (P_in, C),
+    kernel (B|1, M, N, H), masks (B, M), (B, N) → (P_out, c_out). One (m_b·H × n_b)(n_b × C) product
+    per set, so padded queries and points cost nothing; the linear map runs on chunks of about
+    ``CHUNK_ROWS`` queries, so the (rows, H·C) products never exist for the whole batch at once."""
     counts = point_mask.sum(1).tolist()
     kernels = kernel.unbind(0) if kernel.shape[0] > 1 else [kernel[0]] * len(counts)  # unbind/split: cheap backward
-    pieces = []
+    outputs, pieces, rows = [], [], 0
     for k, v, queries, points in zip(kernels, values.split(counts), query_mask, point_mask):
         k = k[queries][:, points]  # (m_b, n_b, H)
-        pieces.append((k.transpose(1, 2).reshape(-1, v.shape[0]) @ v).view(k.shape[0], k.shape[2], -1))
-    return torch.cat(pieces)
+        pieces.append((k.transpose(1, 2).reshape(-1, v.shape[0]) @ v).view(k.shape[0], -1))
+        rows += k.shape[0]
+        if rows >= CHUNK_ROWS:
+            outputs.append(linear(torch.cat(pieces)))
+            pieces, rows = [], 0
+    if pieces:
+        outputs.append(linear(torch.cat(pieces)))
+    return torch.cat(outputs)
 
 
 class LieConv(nn.Module):
@@ -271,7 +283,7 @@ class LieConv(nn.Module):
         values (P_in, C) packed; kernel (B|1, M, K, H); masks (B, M) and (B, N) → (P_out, c_out).
         """
         if index is None and not (bool(query_mask.all()) and bool(point_mask.all())):
-            rows = dense_convolve_packed(values, kernel, query_mask, point_mask)
+            return dense_convolve_packed(values, kernel, query_mask, point_mask, self.linear)
         else:
             padded = pad_rows(values, point_mask)
             products = neighbour_convolve(padded, index, kernel)  # (B, M, H, C)
