@@ -166,11 +166,12 @@ def run(cfg: DictConfig) -> dict[str, float]:
     )
     result = trainer.fit(step_loss)
     final_test_mae = mean_absolute_error(model, test, scaler)
-    val_mae = math.nan
+    val_mae, test_mae = math.nan, final_test_mae
     if best.weights is not None:
-        best.restore()
         val_mae = -best.score
-    test_mae = mean_absolute_error(model, test, scaler)
+        if best.step != result.steps:  # the kept weights differ from the last ones: score them too
+            best.restore()
+            test_mae = mean_absolute_error(model, test, scaler)
     baseline_mae = float((test.targets - scaler.mean).abs().mean())
     save_figure(plot_validation(result, sampler.steps_per_epoch, unit, f"LieConv {model.group}, QM9 {target_name}"), out_dir, "learning_curve")
     trained = result.steps * sampler.batch_size

@@ -34,7 +34,7 @@ from lconv_cli.seeding import seeded_generators
 from lconv_cli.training import BestModel, EpochSampler, trainer_from_config
 
 log = logging.getLogger(__name__)
-EVAL_BATCH = 500
+EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)
 
 
 def group_setting(model_cfg: DictConfig, key: str, group: str, default=None):
@@ -124,11 +124,12 @@ def run(cfg: DictConfig) -> dict[str, float]:
     )
     result = trainer.fit(step_loss)
     final_test_error = error_rate(model, test_x, test_y)
-    kept_step, val_error = result.steps, math.nan
+    kept_step, val_error, test_error = result.steps, math.nan, final_test_error
     if best.weights is not None:
-        best.restore()
         kept_step, val_error = best.step, -best.score
-    test_error = error_rate(model, test_x, test_y)
+        if best.step != result.steps:  # the kept weights differ from the last ones: score them too
+            best.restore()
+            test_error = error_rate(model, test_x, test_y)
     best_epoch = kept_step / sampler.steps_per_epoch
     save_figure(plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, f"LieConv {model.group}"), out_dir, "learning_curve")
     trained = min(result.steps * sampler.batch_size, result.steps * len(train_x))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import zipfile
 
 import pytest
 import torch
@@ -35,16 +36,27 @@ def test_rotated_mnist_protocol_is_seeded_and_disjoint(fake_root):
     assert torch.equal(train_x, again["train"][0]) and not torch.equal(train_x, other["train"][0])
 
 
-def test_original_larochelle_files_are_preferred(tmp_path):
+@pytest.mark.parametrize("as_zip", [False, True])
+def test_original_larochelle_files_are_preferred(tmp_path, as_zip):
     folder = tmp_path / "mnist_rotation_new"
     folder.mkdir()
+    texts = {}
     for name, rows in (("train_valid", 3), ("test", 2)):
         values = torch.rand(rows, 784, generator=torch.Generator().manual_seed(rows))
         lines = [" ".join(f"{v:.6f}" for v in row.tolist()) + f" {i % 10}" for i, row in enumerate(values)]
-        (folder / f"mnist_all_rotation_normalized_float_{name}.amat").write_text("\n".join(lines) + "\n")
+        texts[f"mnist_all_rotation_normalized_float_{name}.amat"] = "\n".join(lines) + "\n"
+    if as_zip:
+        with zipfile.ZipFile(folder / "mnist_rotation_new.zip", "w") as archive:
+            for name, text in texts.items():
+                archive.writestr(name, text)
+    else:
+        for name, text in texts.items():
+            (folder / name).write_text(text)
+    fake_idx_dataset(tmp_path, "MNIST", num_train=20, num_test=10)  # present, but not used
     splits, source = make_rotated_mnist(tmp_path)
     assert source.startswith("mnist_rotation_new")
     assert splits["train"][0].shape == (3, 1, 28, 28) and splits["test"][1].tolist() == [0, 1]
+    assert torch.allclose(splits["train"][0][1].flatten(), torch.tensor([float(v) for v in texts[next(iter(texts))].splitlines()[1].split()[:784]]))
 
 
 def test_official_per_group_settings(compose_cfg):
@@ -75,7 +87,7 @@ def test_an_unknown_group_is_a_clear_error(fake_root, tmp_path):
 
 
 @needs_qm9
-@pytest.mark.parametrize("group", ["T3", "SE3"])
+@pytest.mark.parametrize("group", ["T3", "SE3", "SO3", "Trivial"])
 def test_qm9_smoke_run(tmp_path, group):
     proc = lconv("run", "experiment=lieconv_qm9", f"group={group}", "data.target=U0", *SMOKE,
                  f"data.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path)

@@ -193,3 +193,17 @@ def test_recomputed_kernel_updates_batch_norm_statistics_once():
     for a, b in zip(kernel.norms, reference.norms):
         assert torch.allclose(a.running_mean, b.running_mean) and torch.allclose(a.running_var, b.running_var)
     assert all(p.grad is not None for p in kernel.parameters())
+
+
+def test_knn_neighbourhoods_are_the_nearest_valid_points():
+    group = Translations(2)
+    x = torch.rand(2, 30, 2, generator=GEN(14), dtype=torch.float64)
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[1, 25:] = False
+    points = (x, x[..., :0], mask)
+    nbhd = ball_neighbourhoods(group, points, points, radius=0.0, k=6, knn=True)
+    d = torch.cdist(x, x).masked_fill(~mask[:, None, :], float("inf"))
+    expected = d.topk(6, dim=-1, largest=False).indices
+    got, want = nbhd.index.sort(-1).values, expected.sort(-1).values
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1, :25], want[1, :25])  # valid queries
+    assert nbhd.mask[1, :25].all() and not nbhd.mask[1, 25:].any()  # padded queries get no neighbours

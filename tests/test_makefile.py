@@ -1,7 +1,8 @@
 """`make reproduce QUICK=1` builds the paper figures from scratch (slow: quick-scale training runs).
 
 The image table runs on a tiny fake MNIST with one epoch, two variants and two seeds; the latent
-symmetry figure on the same fake MNIST with 20 steps per transform.
+symmetry figure on the same fake MNIST with 20 steps per transform; the LieConv tables with tiny
+models for one epoch (rotated MNIST from the fake MNIST, QM9 from qm9pack, cached under the data root).
 """
 
 import csv
@@ -28,6 +29,8 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         "IMAGE_DATASETS=mnist", "IMAGE_VARIANTS=plain,rotated_scrambled", "SEEDS=0,1",
         "IMAGE_ARGS=trainer.epochs=1 data.train_subset=600 data.test_subset=200",
         "LATENT_ARGS=trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
+        "ROTMNIST_ARGS=model.k=16 model.num_layers=2 trainer.epochs=1 data.train_subset=50 data.val_size=20 data.test_subset=40",
+        "QM9_ARGS=model.k=32 model.num_layers=2 trainer.epochs=1 data.train_subset=60 data.valid_subset=30 data.test_subset=30",
     ]
     env = {**os.environ, "LCONV_DATA": str(fake_idx_dataset(tmp_path / "data", num_train=600, num_test=200)), "WANDB_MODE": "disabled"}
     proc = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -51,5 +54,11 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         assert (tmp_path / "figures" / f"latent_flows-quick{suffix}").is_file(), suffix
     latent = json.loads((tmp_path / "figures" / "latent_flows-quick.metrics.json").read_text())
     assert list(latent) == ["rotation", "scale", "tx", "sct_x"]
+    with open(tmp_path / "figures" / "lieconv_rotmnist_table-quick.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["group"] for r in rows] == ["SE2", "T2"] and all(0 <= float(r["value"]) <= 100 for r in rows)
+    with open(tmp_path / "figures" / "lieconv_qm9_table-quick.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["group"], r["target"], r["published"]) for r in rows] == [("T3", "homo", "30")]
     again = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "lconv run" not in again.stdout  # up to date: nothing reruns
