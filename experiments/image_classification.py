@@ -23,7 +23,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from lconv_cli.configuring import choose
 from lconv_cli.data.image_variants import ImageSplits, make_image_splits
@@ -34,7 +34,7 @@ from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d, rotation_g
 from lconv_cli.models import ConvClassifier, LConvClassifier, MLPClassifier, num_params
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, EpochSampler, TrainResult, trainer_from_config
+from lconv_cli.training import BestModel, TrainResult, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 
@@ -175,12 +175,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         model = build_classifier(cfg.model, splits.image_shape, int(cfg.dataset.num_classes), cfg.get("generators")).to(device)
     log.info("model %s: %d parameters", cfg.model.name, num_params(model))
 
-    sampler = EpochSampler(len(train_x), int(cfg.trainer.batch_size))
-    with open_dict(cfg):
-        if cfg.trainer.get("max_steps") is None:
-            cfg.trainer.max_steps = int(cfg.trainer.epochs) * sampler.steps_per_epoch
-        if cfg.trainer.get("log_every") is None:
-            cfg.trainer.log_every = sampler.steps_per_epoch
+    sampler = epoch_sampler_from_config(cfg, len(train_x))
     best = BestModel(model)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:

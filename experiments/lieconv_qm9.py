@@ -22,7 +22,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from lconv_cli.configuring import choose
 from lconv_cli.data.qm9 import TARGET_NAMES, TARGETS, TargetScaler, atom_features, load_qm9, qm9_split
@@ -34,7 +34,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import MoleculeLieResNet
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, EpochSampler, TrainResult, trainer_from_config
+from lconv_cli.training import BestModel, TrainResult, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 250
@@ -137,12 +137,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         ).to(device)
     log.info("MolecLieResNet, group %s: %d parameters", model.group, num_params(model))
 
-    sampler = EpochSampler(len(train), int(cfg.trainer.batch_size))
-    with open_dict(cfg):
-        if cfg.trainer.get("max_steps") is None:
-            cfg.trainer.max_steps = int(cfg.trainer.epochs) * sampler.steps_per_epoch
-        if cfg.trainer.get("log_every") is None:
-            cfg.trainer.log_every = sampler.steps_per_epoch
+    sampler = epoch_sampler_from_config(cfg, len(train))
     best = BestModel(model)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from lconv_cli.data.image_variants import rotate_images
 from lconv_cli.data.rotmnist import MEAN, STD, make_rotated_mnist
@@ -31,7 +31,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, EpochSampler, trainer_from_config
+from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)
@@ -94,12 +94,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         model = build_image_model(cfg).to(device)
     log.info("ImgLieResnet, group %s: %d parameters; points per layer %s", model.group, num_params(model), model.point_counts)
 
-    sampler = EpochSampler(len(train_x), int(cfg.trainer.batch_size))
-    with open_dict(cfg):
-        if cfg.trainer.get("max_steps") is None:
-            cfg.trainer.max_steps = int(cfg.trainer.epochs) * sampler.steps_per_epoch
-        if cfg.trainer.get("log_every") is None:
-            cfg.trainer.log_every = sampler.steps_per_epoch
+    sampler = epoch_sampler_from_config(cfg, len(train_x))
     best = BestModel(model)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:

@@ -301,6 +301,20 @@ class BestModel:
         self.score, self.step, self.weights = state["score"], state["step"], state["weights"]
 
 
+def epoch_sampler_from_config(cfg, num_examples: int) -> EpochSampler:
+    """An EpochSampler over ``num_examples`` at ``trainer.batch_size``; fills in ``trainer.max_steps``
+    (``trainer.epochs`` × steps per epoch) and ``trainer.log_every`` (once per epoch) when they are null."""
+    from omegaconf import open_dict
+
+    sampler = EpochSampler(num_examples, int(cfg.trainer.batch_size))
+    with open_dict(cfg):
+        if cfg.trainer.get("max_steps") is None:
+            cfg.trainer.max_steps = int(cfg.trainer.epochs) * sampler.steps_per_epoch
+        if cfg.trainer.get("log_every") is None:
+            cfg.trainer.log_every = sampler.steps_per_epoch
+    return sampler
+
+
 def trainer_from_config(
     model: torch.nn.Module,
     cfg,
