@@ -127,17 +127,20 @@ def plot_samples(splits: ImageSplits, title: str, count: int = 8):
     return fig
 
 
-def plot_learning_curve(result: TrainResult, steps_per_epoch: int, best_epoch: float, title: str):
-    """Training loss per step and validation accuracy per epoch; the kept epoch marked."""
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.5))
+def plot_learning_curve(
+    result: TrainResult, steps_per_epoch: int, best_epoch: float, title: str,
+    metric: str = "val_accuracy", label: str = "validation accuracy", log_scale: bool = False,
+):
+    """Training loss per step and the monitored ``metric`` per epoch; the kept epoch marked."""
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
     ax_loss.plot([(i + 1) / steps_per_epoch for i in range(len(result.losses))], result.losses, lw=0.5)
     ax_loss.set(xlabel="epoch", ylabel="training loss", yscale="log", title=title)
-    points = [(step / steps_per_epoch, values["val_accuracy"]) for step, _, values in result.monitored if "val_accuracy" in values]
+    points = [(step / steps_per_epoch, values[metric]) for step, _, values in result.monitored if metric in values]
     if points:
-        ax_acc.plot(*zip(*points), marker="o")
-        ax_acc.axvline(best_epoch, color="gray", ls="--", label=f"kept: epoch {best_epoch:g}")
-        ax_acc.legend()
-    ax_acc.set(xlabel="epoch", ylabel="validation accuracy")
+        ax_val.plot(*zip(*points), marker="o")
+        ax_val.axvline(best_epoch, color="gray", ls="--", label=f"kept: epoch {best_epoch:g}")
+        ax_val.legend()
+    ax_val.set(xlabel="epoch", ylabel=label, yscale="log" if log_scale else "linear")
     fig.tight_layout()
     return fig
 

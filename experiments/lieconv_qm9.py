@@ -20,12 +20,12 @@ import logging
 import math
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
 from lconv_cli.configuring import choose
 from lconv_cli.data.qm9 import TARGET_NAMES, TARGETS, TargetScaler, atom_features, load_qm9, qm9_split
+from lconv_cli.experiments.image_classification import plot_learning_curve
 from lconv_cli.experiments.lieconv_rotmnist import _RngState, group_setting
 from lconv_cli.figures import save_figure
 from lconv_cli.lie.lie_groups import uniform_rotation_3d
@@ -34,7 +34,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import MoleculeLieResNet
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, TrainResult, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 250
@@ -92,18 +92,6 @@ def mean_absolute_error(model: torch.nn.Module, molecules: Molecules, scaler: Ta
         total += float((prediction - target).abs().sum())
     model.train(was_training)
     return total / len(molecules)
-
-
-def plot_validation(result: TrainResult, steps_per_epoch: int, unit: str, title: str):
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax_loss.plot([(i + 1) / steps_per_epoch for i in range(len(result.losses))], result.losses, lw=0.5)
-    ax_loss.set(xlabel="epoch", ylabel="training L1 (standardised)", yscale="log", title=title)
-    points = [(step / steps_per_epoch, v["val_mae"]) for step, _, v in result.monitored if "val_mae" in v]
-    if points:
-        ax_val.plot(*zip(*points), marker="o")
-    ax_val.set(xlabel="epoch", ylabel=f"validation MAE ({unit})", yscale="log")
-    fig.tight_layout()
-    return fig
 
 
 @register("lieconv_qm9")
@@ -168,7 +156,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
             best.restore()
             test_mae = mean_absolute_error(model, test, scaler)
     baseline_mae = float((test.targets - scaler.mean).abs().mean())
-    save_figure(plot_validation(result, sampler.steps_per_epoch, unit, f"LieConv {model.group}, QM9 {target_name}"), out_dir, "learning_curve")
+    kept_epoch = (best.step if best.weights is not None else result.steps) / sampler.steps_per_epoch
+    figure = plot_learning_curve(result, sampler.steps_per_epoch, kept_epoch, f"LieConv {model.group}, QM9 {target_name}",
+                                 metric="val_mae", label=f"validation MAE ({unit})", log_scale=True)
+    save_figure(figure, out_dir, "learning_curve")
     trained = result.steps * sampler.batch_size
     return {
         "test_mae": test_mae,
