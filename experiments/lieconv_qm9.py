@@ -26,7 +26,7 @@ from omegaconf import DictConfig
 from lconv_cli.configuring import choose
 from lconv_cli.data.qm9 import TARGET_NAMES, TARGETS, TargetScaler, atom_features, load_qm9, qm9_split
 from lconv_cli.experiments.image_classification import plot_learning_curve
-from lconv_cli.experiments.lieconv_rotmnist import _RngState, group_setting
+from lconv_cli.experiments.lieconv_rotmnist import group_setting
 from lconv_cli.figures import save_figure
 from lconv_cli.lie.lie_groups import uniform_rotation_3d
 from lconv_cli.lie.point_groups import make_group
@@ -34,7 +34,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import MoleculeLieResNet
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.training import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 250
@@ -145,7 +145,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
     trainer = trainer_from_config(
         model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"LieConv {model.group} on QM9 {target_name}",
-        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": _RngState(rngs["augment"])},
+        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": GeneratorState(rngs["augment"])},
     )
     result = trainer.fit(step_loss)
     final_test_mae = mean_absolute_error(model, test, scaler)

@@ -31,7 +31,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.training import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)
@@ -115,7 +115,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
     trainer = trainer_from_config(
         model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"LieConv {model.group} on rotated MNIST",
-        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": _RngState(rngs["augment"])},
+        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": GeneratorState(rngs["augment"])},
     )
     result = trainer.fit(step_loss)
     final_test_error = error_rate(model, test_x, test_y)
@@ -139,15 +139,3 @@ def run(cfg: DictConfig) -> dict[str, float]:
         "train_images_per_second": trained / result.train_seconds if result.train_seconds > 0 else math.nan,
     }
 
-
-class _RngState:
-    """Checkpoints a torch.Generator's state (the augmentation angles continue after a resume)."""
-
-    def __init__(self, generator: torch.Generator) -> None:
-        self.generator = generator
-
-    def state_dict(self) -> dict:
-        return {"state": self.generator.get_state()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["state"])

@@ -301,6 +301,20 @@ class BestModel:
         self.score, self.step, self.weights = state["score"], state["step"], state["weights"]
 
 
+class GeneratorState:
+    """Checkpoints a torch.Generator (e.g. augmentation draws) as trainer ``extra_state``, so a resumed
+    run continues its stream."""
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator = generator
+
+    def state_dict(self) -> dict:
+        return {"state": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["state"])
+
+
 def epoch_sampler_from_config(cfg, num_examples: int) -> EpochSampler:
     """An EpochSampler over ``num_examples`` at ``trainer.batch_size``; fills in ``trainer.max_steps``
     (``trainer.epochs`` × steps per epoch) and ``trainer.log_every`` (once per epoch) when they are null."""

@@ -52,20 +52,16 @@ class LiftedPoints:
     values: torch.Tensor
     batch: int
 
-    def select(self, index: torch.Tensor, chosen: torch.Tensor, values: torch.Tensor | None = None) -> "LiftedPoints":
-        """The structure at ``index`` (B|1, M), ``chosen`` (B|1, M) masking unused slots, with new packed ``values``."""
+    def select(self, index: torch.Tensor, chosen: torch.Tensor) -> "LiftedPoints":
+        """The structure at ``index`` (B|1, M), ``chosen`` (B|1, M) masking unused slots (values kept as they are)."""
         return LiftedPoints(
             gather_points(self.elems, index), gather_points(self.orbits, index), gather_points(self.mask, index) & chosen,
-            self.values if values is None else values, self.batch,
+            self.values, self.batch,
         )
 
     def value_mask(self) -> torch.Tensor:
         """(B, N) mask of the rows in ``values``."""
         return self.mask.expand(self.batch, -1)
-
-    def padded(self, values: torch.Tensor) -> torch.Tensor:
-        """Packed (P, C) rows → (B, N, C), zeros at padding (a view when nothing is padded)."""
-        return pad_rows(values, self.value_mask())
 
     def rows(self, index: torch.Tensor) -> torch.Tensor:
         """Row numbers in ``values`` of the points at ``index`` (B|1, M) → (B, M) (−1 where not a valid point)."""
