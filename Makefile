@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 bench-images bench-lieconv reproduce clean clean-results
+.PHONY: help install demo test test-full fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -134,11 +134,41 @@ figures/lieconv_%_table-$(SCALE).md: results/%-$(SCALE)/.done
 table-rotmnist: install figures/lieconv_rotmnist_table-$(SCALE).md ## LieConv Table 1: rotated-MNIST test error per group (QUICK=1: CPU scale)
 table-qm9: install figures/lieconv_qm9_table-$(SCALE).md ## LieConv Table 2: QM9 MAE per target, T(3) (QUICK=1: HOMO at CPU scale)
 
+# LieConv Figs. 6-8 (spring dynamics): each model at SCALE, then test rollout MSE against the number
+# of training systems (a sweep at a fixed number of optimisation steps, over SEEDS). The figures,
+# a metrics table (figures/springs-SCALE.md) and the data-scaling summary land in figures/.
+SPRINGS_MODELS ?= T2 SO2 Trivial fc hfc ogn hogn
+SPRINGS_ARGS ?=
+SPRINGS_SIZES ?= $(if $(QUICK),100$(comma)300$(comma)1000,300$(comma)1000$(comma)3000$(comma)10000)
+SPRINGS_SIZE_MODELS ?= hlieresnet,hfc,fc
+SPRINGS_SIZE_ARGS ?= trainer.max_steps=$(if $(QUICK),300 trainer.log_every=30,5000 trainer.log_every=250)
+springs_args_T2 := group=T2
+springs_args_SO2 := group=SO2
+springs_args_Trivial := group=Trivial
+springs_args_fc := model=fc
+springs_args_hfc := model=hfc
+springs_args_ogn := model=ogn
+springs_args_hogn := model=hogn
+springs_label = $(if $(filter T2 SO2 Trivial,$(1)),HLieResNet($(1)),$(shell echo $(1) | tr a-z A-Z))
+
+results/springs-%-$(SCALE)/.done:
+	$(LCONV) run experiment=lieconv_springs $(springs_args_$*) scale=$(SCALE) logger=none paths.output_dir=results/springs-$*-$(SCALE) $(SPRINGS_ARGS) $(OVERRIDES)
+	touch $@
+
+results/springs_sizes-$(SCALE)/.done:
+	$(LCONV) run -m experiment=lieconv_springs group=T2 model=$(SPRINGS_SIZE_MODELS) data.num_train=$(SPRINGS_SIZES) seed=$(SEEDS) scale=$(SCALE) logger=none hydra.sweep.dir=results/springs_sizes-$(SCALE) $(SPRINGS_SIZE_ARGS) $(OVERRIDES)
+	touch $@
+
+figures/springs-$(SCALE).md: $(foreach m,$(SPRINGS_MODELS),results/springs-$(m)-$(SCALE)/.done) results/springs_sizes-$(SCALE)/.done
+	$(BIN)/python -m lconv_cli.paper_figures springs $(foreach m,$(SPRINGS_MODELS),--run '$(call springs_label,$(m))=results/springs-$(m)-$(SCALE)') --sizes results/springs_sizes-$(SCALE) --out figures/springs-$(SCALE)
+
+fig-springs: install figures/springs-$(SCALE).md ## LieConv Figs. 6-8: spring trajectories, momentum conservation, errors, data scaling (QUICK=1: CPU scale)
+
 bench-lieconv: install ## LieConv train-step throughput and peak memory at the official configs (and memory against N)
 	$(BIN)/python benchmarks/lieconv_throughput.py
 	$(BIN)/python benchmarks/lieconv_throughput.py --scaling
 
-reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 ## every paper figure and table available so far (QUICK=1 for CPU scale)
+reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 fig-springs ## every paper figure and table available so far (QUICK=1 for CPU scale)
 
 clean-results: ## remove results/ and figures/
 	rm -rf results figures

@@ -11,6 +11,7 @@ from lconv_cli.experiments import (  # noqa: F401
     latent_symmetry,
     lieconv_qm9,
     lieconv_rotmnist,
+    lieconv_springs,
     so2_discovery,
     translation_1d,
 )

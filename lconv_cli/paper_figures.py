@@ -3,6 +3,7 @@
     python -m lconv_cli.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
     python -m lconv_cli.paper_figures images --runs SWEEP_DIR [--runs DIR ...] --out figures/images_table
     python -m lconv_cli.paper_figures latent --run rotation=DIR --run sct_x=DIR ... --out figures/latent_flows
+    python -m lconv_cli.paper_figures springs --run T2=DIR --run fc=DIR ... [--sizes SWEEP_DIR] --out figures/springs
 
 ``so2`` rebuilds the L-conv paper's Figure 4: the reference rotation generator L_SW, then the
 generator each so2_discovery run learned (read from its ``generators.pt`` and ``metrics.json``),
@@ -15,6 +16,10 @@ image_classification run under the given directories (:mod:`lconv_cli.image_tabl
 
 ``latent`` rebuilds the neural symmetry detection paper's Figures 2–3 from latent_symmetry runs:
 learned and true fields, latent flows, and t histograms (:mod:`lconv_cli.latent_figures`).
+
+``springs`` rebuilds the LieConv paper's Figures 6–8 and a metrics table from lieconv_springs runs:
+trajectories, momentum drift, rollout and energy errors, and (``--sizes``) test MSE against the
+number of training systems (:mod:`lconv_cli.springs_figures`).
 """
 
 from __future__ import annotations
@@ -90,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     latent.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in column order")
     lieconv = figures.add_parser("lieconv", help="LieConv RotMNIST / QM9 tables from lieconv_rotmnist and lieconv_qm9 runs")
     lieconv.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
-    for sub in (so2, images, latent, lieconv):
+    springs = figures.add_parser("springs", help="LieConv Figs. 6-8 and a table from lieconv_springs runs")
+    springs.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in legend order")
+    springs.add_argument("--sizes", type=Path, action="append", help="a sweep directory over data.num_train (repeatable)")
+    for sub in (so2, images, latent, lieconv, springs):
         sub.add_argument("--out", type=Path, required=True, help="output path without suffix")
     args = parser.parse_args(argv)
     try:
@@ -100,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
             from lconv_cli.latent_figures import latent_figure
 
             paths = latent_figure(dict(args.run), args.out)
+        elif args.figure == "springs":
+            from lconv_cli.springs_figures import springs_figures
+
+            paths = springs_figures(dict(args.run), args.out, args.sizes)
         elif args.figure == "lieconv":
             from lconv_cli.lieconv_table import write_lieconv_table
 

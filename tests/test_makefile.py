@@ -2,7 +2,8 @@
 
 The image table runs on a tiny fake MNIST with one epoch, two variants and two seeds; the latent
 symmetry figure on the same fake MNIST with 20 steps per transform; the LieConv tables with tiny
-models for one epoch (rotated MNIST from the fake MNIST, QM9 from qm9pack, cached under the data root).
+models for one epoch (rotated MNIST from the fake MNIST, QM9 from qm9pack, cached under the data root);
+the spring figures with HLieResNet(T2) and FC on 16 systems and a 2 × 2 × 2 data-size sweep.
 """
 
 import csv
@@ -18,6 +19,7 @@ import pytest
 from tests.fake_datasets import fake_idx_dataset
 
 REPO = Path(__file__).resolve().parents[1]
+SPRINGS_TINY = "data.num_valid=8 data.num_test=8 data.long_steps=10 evaluation.long_systems=4 trainer.batch_size=8"
 VENV = Path(sys.executable).parents[1]
 
 
@@ -31,6 +33,8 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         "LATENT_ARGS=trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
         "ROTMNIST_ARGS=model.k=16 model.num_layers=2 trainer.epochs=1 data.train_subset=50 data.val_size=20 data.test_subset=40",
         "QM9_ARGS=model.k=32 model.num_layers=2 trainer.epochs=1 data.train_subset=60 data.valid_subset=30 data.test_subset=30",
+        "SPRINGS_MODELS=T2 fc", f"SPRINGS_ARGS={SPRINGS_TINY} data.num_train=16 trainer.epochs=1",
+        "SPRINGS_SIZES=8,16", "SPRINGS_SIZE_MODELS=hlieresnet,fc", f"SPRINGS_SIZE_ARGS={SPRINGS_TINY} trainer.max_steps=2 trainer.log_every=1",
     ]
     env = {**os.environ, "LCONV_DATA": str(fake_idx_dataset(tmp_path / "data", num_train=600, num_test=200)), "WANDB_MODE": "disabled"}
     proc = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -60,5 +64,13 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     with open(tmp_path / "figures" / "lieconv_qm9_table-quick.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [(r["group"], r["target"], r["published"]) for r in rows] == [("T3", "homo", "30")]
+    with open(tmp_path / "figures" / "springs-quick.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["model"] for r in rows] == ["HLieResNet(T2)", "FC"] and all(float(r["rollout_mse"]) > 0 for r in rows)
+    for stem in ("springs-quick_trajectories", "springs-quick_momentum", "springs-quick_errors", "springs-quick_data_scaling"):
+        assert (tmp_path / "figures" / f"{stem}.png").is_file(), stem
+    scaling = json.loads((tmp_path / "figures" / "springs-quick_data_scaling.metrics.json").read_text())
+    assert {label: sorted(sizes) for label, sizes in scaling.items()} == {"FC": ["16", "8"], "HLieResNet(T2)": ["16", "8"]}
+    assert scaling["FC"]["8"]["seeds"] == 2
     again = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "lconv run" not in again.stdout  # up to date: nothing reruns

@@ -132,14 +132,16 @@ class KernelMLP(nn.Module):
         dims = [in_dim, width, width, out_dim]
         self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
         self.norms = nn.ModuleList(MaskBatchNorm(b) for b in dims[1:]) if bn else None
+        self.recompute = True
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (..., in_dim) → (..., out_dim); batch statistics over entries where ``mask`` (None: all).
 
         In training the MLP's activations (three widths per pair, the bulk of a layer's memory) are
-        recomputed in the backward pass rather than stored; it is cheap next to the convolution.
+        recomputed in the backward pass rather than stored (unless ``recompute`` is off); it is cheap
+        next to the convolution.
         """
-        if not (self.training and torch.is_grad_enabled()):
+        if not (self.recompute and self.training and torch.is_grad_enabled()):
             return self._run(x, mask, True)
         calls = []
 
@@ -219,6 +221,7 @@ class LieConv(nn.Module):
         self.kernel = KernelMLP(group.kernel_dim, kernel_out, kernel_width, bn)
         self.linear = nn.Linear(kernel_out * c_in, c_out)
         self.register_buffer("radius", torch.tensor(float(radius)))
+        self.recompute = True  # activation checkpointing of the convolution products in training
 
     def extra_repr(self) -> str:
         return f"group={self.group}, nbhd={self.nbhd}, ds_frac={self.ds_frac:.4g}, fill={self.fill:.4g}, knn={self.knn}"
@@ -264,7 +267,7 @@ class LieConv(nn.Module):
             index = None
         query_mask = centre.value_mask()
         args = (points.values, index, kernel, query_mask, points.value_mask())
-        if torch.is_grad_enabled() and (points.values.requires_grad or kernel.requires_grad):
+        if self.recompute and torch.is_grad_enabled() and (points.values.requires_grad or kernel.requires_grad):
             # recompute the (B, M, H·C) products (and gathered neighbours) in backward instead of storing them
             out = checkpoint(self._convolve_linear, *args, use_reentrant=False)
         else:
@@ -329,11 +332,14 @@ class LieResNet(nn.Module):
         fills: the neighbourhood fill fraction of each block.
         ds_frac: per-layer farthest-point subsampling fraction.
         liftsamples: stabiliser samples per point.
+        recompute: activation checkpointing in the kernel MLPs and convolutions (saves memory on
+            large point sets; pure overhead on small ones, e.g. a few bodies).
     """
 
     def __init__(
         self, c_in: int, num_outputs: int, group: PointGroup, channels: list[int], *, fills: list[float], nbhd: int,
         ds_frac: float = 1.0, bn: bool = True, mean: bool = True, liftsamples: int = 1, knn: bool = False, eval_seed: int = 0,
+        recompute: bool = True,
     ) -> None:
         super().__init__()
         self.group, self.liftsamples, self.eval_seed = group, int(liftsamples), eval_seed
@@ -349,6 +355,8 @@ class LieResNet(nn.Module):
         )
         self.final_norm = MaskBatchNorm(channels[-1]) if bn else None
         self.head = nn.Linear(channels[-1], num_outputs)
+        for block in self.blocks:
+            block.conv.recompute = block.conv.kernel.recompute = recompute
 
     def lift(self, coords: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> LiftedPoints:
         """coords (B, n, d), values (B, n, c), mask (B, n) → LiftedPoints with n·liftsamples points."""

@@ -1,0 +1,276 @@
+"""lieconv_springs: learning n-body spring dynamics, and the conservation laws each model keeps
+(LieConv paper §6, Figures 6–8).
+
+Data: ``lconv_cli.data.springs`` (6 bodies in 2D, RK4 in float64, cached). Each training example
+is one system's random 5-step chunk; the loss is the MSE of the model's RK4 rollout of that chunk
+from its first state (``model=`` hlieresnet with ``group=`` T2 | SO2 | Trivial, or the baselines fc,
+hfc, ogn, hogn; ``lconv_cli.models.dynamics``). The weights with the best validation rollout MSE are
+kept.
+
+Metrics (test split): ``rollout_mse`` (5-step chunks, float32 as trained); on long rollouts of
+``evaluation.long_systems`` systems from t = 0 over ``data.long_steps`` steps, integrated in
+``evaluation.dtype`` (float64: the same precision as the ground truth): ``long_rollout_rel_err``
+(mean over steps and systems of ‖ẑ − z‖/(‖ẑ‖ + ‖z‖)), ``energy_rel_err`` (the same for the true
+energy of the predicted states against the initial energy), ``linear_momentum_drift`` and
+``angular_momentum_drift`` (mean over systems of the largest relative drift along the rollout,
+``lconv_cli.physics.momentum_drift``), and ``true_*`` the same quantities for the ground-truth RK4
+trajectories: the integrator's own floor. RK4 keeps linear invariants to rounding but not
+quadratic ones, so the angular momentum floor is the integrator's truncation error.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+from omegaconf import DictConfig, open_dict
+
+from lconv_cli.configuring import choose
+from lconv_cli.data.springs import SpringSettings, SpringSplit, load_split
+from lconv_cli.errors import UserError
+from lconv_cli.experiments.image_classification import plot_learning_curve
+from lconv_cli.experiments.lieconv_rotmnist import group_setting
+from lconv_cli.figures import save_figure
+from lconv_cli.lie.point_groups import make_group
+from lconv_cli.models import num_params
+from lconv_cli.models.dynamics import (
+    DynamicsModel,
+    FCDynamics,
+    GraphDynamics,
+    HamiltonianFC,
+    HamiltonianGraph,
+    HamiltonianLieResNet,
+)
+from lconv_cli.physics import angular_momentum, integrate, linear_momentum, momenta, positions, relative_error, spring_hamiltonian
+from lconv_cli.registry import register
+from lconv_cli.seeding import seeded_generators
+from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
+
+log = logging.getLogger(__name__)
+SPRING_GROUPS = ("T2", "SO2", "Trivial")
+CURVES_FILE = "rollout_curves.json"
+
+
+def build_model(model_cfg: DictConfig, group: str, num_bodies: int) -> DynamicsModel:
+    """The dynamics model named ``model_cfg.name`` (hlieresnet over ``group``, or a baseline)."""
+    name = choose(model_cfg.name, ("hlieresnet", "fc", "hfc", "ogn", "hogn"), "model")
+    if name == "hlieresnet":
+        group = choose({g.lower(): g for g in SPRING_GROUPS}.get(str(group).lower(), group), SPRING_GROUPS, "group")
+        point_group = make_group(group, 2, group_setting(model_cfg, "alpha", group))
+        return HamiltonianLieResNet(point_group, k=int(model_cfg.k), num_layers=int(model_cfg.num_layers),
+                                    center=bool(model_cfg.center))
+    if name in ("fc", "hfc"):
+        if model_cfg.get("pixel_multiple") is not None:
+            raise UserError("model.pixel_multiple is for images; set it to null for lieconv_springs")
+        cls = FCDynamics if name == "fc" else HamiltonianFC
+        return cls(num_bodies, 2, [int(h) for h in model_cfg.hidden])
+    cls = GraphDynamics if name == "ogn" else HamiltonianGraph
+    return cls(2, int(model_cfg.hidden), int(model_cfg.num_layers))
+
+
+def model_label(cfg: DictConfig) -> str:
+    """e.g. ``HLieResNet(T2)`` or ``HOGN``."""
+    name = str(cfg.model.name)
+    return f"HLieResNet({cfg.group})" if name == "hlieresnet" else name.upper()
+
+
+def resolve_lr(cfg: DictConfig) -> float:
+    """``trainer.lr``, or when null the model's own (``model.lr``, else ``model.per_group.lr.<group>``)."""
+    if cfg.trainer.get("lr") is not None:
+        return float(cfg.trainer.lr)
+    value = group_setting(cfg.model, "lr", str(cfg.group))
+    if value is None:
+        raise UserError(f"model={cfg.model.name} has no learning rate of its own; set trainer.lr")
+    return float(value)
+
+
+def rollout(model: DynamicsModel, z0: torch.Tensor, params: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+    """The model's RK4 trajectory: z0 (B, 2, n, d), params (B, n, 2), times (T,) → (B, T, 2, n, d)."""
+    return integrate(lambda z: model(z, params), z0, times)
+
+
+def rollout_mse(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, batch_size: int, device) -> float:
+    """Mean squared error of the rollouts of every chunk (steps 1…S, every state component)."""
+    if len(split) == 0:
+        return math.nan
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        for start in range(0, len(split), batch_size):
+            chunk = split.chunks[start : start + batch_size].to(device, dtype)
+            params = split.params[start : start + batch_size].to(device, dtype)
+            predicted = rollout(model, chunk[:, 0], params, times.to(device, dtype))
+            total += float((predicted[:, 1:] - chunk[:, 1:]).pow(2).mean(tuple(range(1, chunk.dim()))).sum())
+    model.train(was_training)
+    return total / len(split)
+
+
+def long_rollouts(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, count: int, batch_size: int, dtype, device) -> torch.Tensor:
+    """The model's rollouts from t = 0 of the first ``count`` systems, in ``dtype`` → (count, T, 2, n, d) float64 on the CPU."""
+    model = copy.deepcopy(model).to(device, dtype).eval()
+    pieces = []
+    with torch.no_grad():
+        for start in range(0, count, batch_size):
+            stop = min(count, start + batch_size)
+            z0 = split.long[start:stop, 0].to(device, dtype)
+            params = split.params[start:stop].to(device, dtype)
+            pieces.append(rollout(model, z0, params, times.to(device, dtype)).cpu().double())
+    return torch.cat(pieces)
+
+
+def trajectory_errors(predicted: torch.Tensor, true: torch.Tensor, masses: torch.Tensor, springs: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-system, per-step errors of trajectories (N, T, 2, n, 2) (float64): ``state`` relative
+    error against the truth, ``energy`` relative error of the true energy against the initial one,
+    and the relative drifts ``linear`` ‖P(t) − P(0)‖/Σ‖p_i(0)‖ and ``angular``
+    |L(t) − L(0)|/Σ‖q_i(0)‖‖p_i(0)‖, all (N, T)."""
+    energy = spring_hamiltonian(predicted, masses[:, None], springs[:, None])
+    start = predicted[:, :1]
+    linear_scale = momenta(start).norm(dim=-1).sum(-1)
+    angular_scale = (positions(start).norm(dim=-1) * momenta(start).norm(dim=-1)).sum(-1)
+    return {
+        "state": relative_error(predicted, true, dims=3),
+        "energy": relative_error(energy, energy[:, :1].expand_as(energy), dims=0),
+        "linear": (linear_momentum(predicted) - linear_momentum(start)).norm(dim=-1) / linear_scale,
+        "angular": (angular_momentum(predicted) - angular_momentum(start)).abs() / angular_scale,
+    }
+
+
+def summary_metrics(errors: dict[str, torch.Tensor], prefix: str = "") -> dict[str, float]:
+    """Means over systems and steps 1…T (state, energy) and of each system's largest drift (momenta)."""
+    return {
+        f"{prefix}long_rollout_rel_err": float(errors["state"][:, 1:].mean()),
+        f"{prefix}energy_rel_err": float(errors["energy"][:, 1:].mean()),
+        f"{prefix}linear_momentum_drift": float(errors["linear"].amax(1).mean()),
+        f"{prefix}angular_momentum_drift": float(errors["angular"].amax(1).mean()),
+    }
+
+
+def plot_trajectories(predicted: torch.Tensor, true: torch.Tensor, label: str):
+    """Paper Fig. 6: the bodies' paths of one system, truth solid and prediction dashed."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i in range(true.shape[2]):
+        c = colours[i % len(colours)]
+        ax.plot(true[:, 0, i, 0], true[:, 0, i, 1], color=c, lw=1.2, label="truth" if i == 0 else None)
+        ax.plot(predicted[:, 0, i, 0], predicted[:, 0, i, 1], color=c, lw=1.2, ls="--", label=label if i == 0 else None)
+        ax.plot(true[0, 0, i, 0], true[0, 0, i, 1], "o", color=c, ms=4)
+    ax.set(aspect="equal", xlabel="x", ylabel="y", title=f"{label}: {len(true) - 1} steps")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_conservation(curves: dict, label: str):
+    """Relative state error, energy error and momentum drifts along the long rollouts (medians over
+    systems, from the first step on; exact zeros drawn at 1e-18)."""
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.5))
+    t = curves["times"][1:]
+    for ax, key, title in zip(axes, ("state", "energy", "linear", "angular"),
+                              ("state rel. error", "energy rel. error", "linear momentum drift", "angular momentum drift")):
+        ax.plot(t, [max(v, 1e-18) for v in curves["model"][key][1:]], label=label)
+        if key != "state":
+            ax.plot(t, [max(v, 1e-18) for v in curves["truth"][key][1:]], label="ground truth (RK4)", color="k", ls=":")
+        ax.set(yscale="log", xlabel="time", title=f"{title} (median)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+@register("lieconv_springs")
+def run(cfg: DictConfig) -> dict[str, float]:
+    device = torch.device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    d = cfg.data
+    settings = SpringSettings(num_bodies=int(d.num_bodies), num_times=int(d.num_times), t_end=float(d.t_end),
+                              chunk_steps=int(d.chunk_steps), long_steps=int(d.long_steps), seed=int(d.seed))
+    if settings.chunk_steps >= settings.num_times or settings.long_steps >= settings.num_times:
+        raise UserError(f"data.chunk_steps and data.long_steps must be below data.num_times ({settings.num_times})")
+    train, valid, test = (load_split(d.cache_dir, settings, split, int(size))
+                          for split, size in (("train", d.num_train), ("valid", d.num_valid), ("test", d.num_test)))
+    if len(train) == 0:
+        raise UserError("data.num_train must be at least 1")
+    log.info("springs: %d bodies, %d train / %d valid / %d test systems, dt %.4g", settings.num_bodies, len(train), len(valid), len(test), settings.dt)
+
+    rngs = seeded_generators(int(cfg.seed), "init", "batches")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rngs["init"].initial_seed()))
+        model = build_model(cfg.model, str(cfg.group), settings.num_bodies).to(device)
+    label = model_label(cfg)
+    with open_dict(cfg):
+        cfg.trainer.lr = resolve_lr(cfg)
+    log.info("%s: %d parameters, lr %g", label, num_params(model), cfg.trainer.lr)
+
+    chunk_times = settings.times(settings.chunk_steps, torch.float32).to(device)
+    train_chunks = train.chunks.to(device, torch.float32)
+    train_params = train.params.to(device, torch.float32)
+    sampler = epoch_sampler_from_config(cfg, len(train))
+    best = BestModel(model)
+    eval_batch = int(cfg.evaluation.batch_size)
+
+    def step_loss(rng: torch.Generator) -> torch.Tensor:
+        idx = sampler.next_batch(rng).to(device)
+        chunk = train_chunks[idx]
+        predicted = rollout(model, chunk[:, 0], train_params[idx], chunk_times)
+        return (predicted[:, 1:] - chunk[:, 1:]).pow(2).mean()
+
+    def monitor() -> dict[str, float]:
+        mse = rollout_mse(model, valid, chunk_times, eval_batch, device)
+        if math.isnan(mse):
+            return {}
+        best.update(-mse, trainer.result.steps)
+        return {"val_rollout_mse": mse}
+
+    trainer = trainer_from_config(model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"{label} on springs",
+                                  monitor=monitor, extra_state={"sampler": sampler, "best": best})
+    result = trainer.fit(step_loss)
+    final_mse = rollout_mse(model, test, chunk_times, eval_batch, device)
+    test_mse, val_mse = final_mse, math.nan
+    if best.weights is not None:
+        val_mse = -best.score
+        if best.step != result.steps:
+            best.restore()
+            test_mse = rollout_mse(model, test, chunk_times, eval_batch, device)
+
+    count = min(int(cfg.evaluation.long_systems), len(test))
+    dtype = {"float32": torch.float32, "float64": torch.float64}[choose(cfg.evaluation.dtype, ("float32", "float64"), "evaluation.dtype")]
+    long_times = settings.times(settings.long_steps)
+    metrics: dict[str, float] = {"rollout_mse": test_mse}
+    if count:
+        true = test.long[:count]
+        predicted = long_rollouts(model, test, long_times, count, eval_batch, dtype, device)
+        masses, springs = test.masses[:count], test.springs[:count]
+        errors = trajectory_errors(predicted, true, masses, springs)
+        true_errors = trajectory_errors(true, true, masses, springs)
+        metrics.update(summary_metrics(errors))
+        metrics.update(summary_metrics(true_errors, "true_"))
+        del metrics["true_long_rollout_rel_err"]  # zero by construction
+        for key in ("linear", "angular"):
+            floor = metrics[f"true_{key}_momentum_drift"]
+            metrics[f"{key}_drift_ratio"] = metrics[f"{key}_momentum_drift"] / floor if floor > 0 else math.inf
+        curves = {
+            "label": label, "times": long_times.tolist(),
+            "model": {k: v.median(0).values.tolist() for k, v in errors.items()},
+            "truth": {k: v.median(0).values.tolist() for k, v in true_errors.items()},
+            "example": {"true": true[0, :, 0].tolist(), "predicted": predicted[0, :, 0].tolist()},
+        }
+        (out_dir / CURVES_FILE).write_text(json.dumps(curves))
+        save_figure(plot_trajectories(predicted[0], true[0], label), out_dir, "trajectories")
+        save_figure(plot_conservation(curves, label), out_dir, "conservation")
+    steps_per_epoch = sampler.steps_per_epoch
+    kept = (best.step if best.weights is not None else result.steps) / steps_per_epoch
+    save_figure(plot_learning_curve(result, steps_per_epoch, kept, f"{label} on springs", metric="val_rollout_mse",
+                                    label="validation rollout MSE", log_scale=True), out_dir, "learning_curve")
+    metrics.update({
+        "val_rollout_mse": val_mse, "final_rollout_mse": final_mse, "num_train": len(train), "long_systems": count,
+        "num_params": num_params(model), "lr": float(cfg.trainer.lr), "steps": result.steps,
+        "train_seconds": result.train_seconds,
+        "train_systems_per_second": result.steps * sampler.batch_size / result.train_seconds if result.train_seconds > 0 else math.nan,
+    })
+    return metrics
