@@ -141,7 +141,7 @@ SPRINGS_MODELS ?= T2 SO2 Trivial fc hfc ogn hogn
 SPRINGS_ARGS ?=
 SPRINGS_SIZES ?= $(if $(QUICK),100$(comma)300$(comma)1000,300$(comma)1000$(comma)3000$(comma)10000)
 SPRINGS_SIZE_MODELS ?= hlieresnet,hfc,fc
-SPRINGS_SIZE_ARGS ?= trainer.max_steps=$(if $(QUICK),300 trainer.log_every=30,5000 trainer.log_every=250)
+SPRINGS_SIZE_ARGS ?= $(if $(QUICK),trainer.max_steps=200 trainer.batch_size=50 trainer.log_every=20,trainer.max_steps=5000 trainer.log_every=250)
 springs_args_T2 := group=T2
 springs_args_SO2 := group=SO2
 springs_args_Trivial := group=Trivial

@@ -13,8 +13,10 @@ Metrics (test split): ``rollout_mse`` (5-step chunks, float32 as trained); on lo
 (mean over steps and systems of ‖ẑ − z‖/(‖ẑ‖ + ‖z‖)), ``energy_rel_err`` (the same for the true
 energy of the predicted states against the initial energy), ``linear_momentum_drift`` and
 ``angular_momentum_drift`` (mean over systems of the largest relative drift along the rollout,
-``lconv_cli.physics.momentum_drift``), and ``true_*`` the same quantities for the ground-truth RK4
-trajectories: the integrator's own floor. RK4 keeps linear invariants to rounding but not
+``lconv_cli.physics.momentum_drift``), ``linear_momentum_rate`` and ``angular_momentum_rate`` (the
+same for the rate of change of the momenta under the model's vector field at the rollout's states,
+``lconv_cli.physics.momentum_rates``: conservation in continuous time, without the integrator),
+and ``true_*`` the same quantities for the ground-truth RK4 trajectories and field: the floor. RK4 keeps linear invariants to rounding but not
 quadratic ones, so the angular momentum floor is the integrator's truncation error.
 """
 
@@ -46,7 +48,17 @@ from lconv_cli.models.dynamics import (
     HamiltonianGraph,
     HamiltonianLieResNet,
 )
-from lconv_cli.physics import angular_momentum, integrate, linear_momentum, momenta, positions, relative_error, spring_hamiltonian
+from lconv_cli.physics import (
+    angular_momentum,
+    integrate,
+    linear_momentum,
+    momenta,
+    momentum_rates,
+    positions,
+    relative_error,
+    spring_hamiltonian,
+    spring_vector_field,
+)
 from lconv_cli.registry import register
 from lconv_cli.seeding import seeded_generators
 from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
@@ -112,17 +124,22 @@ def rollout_mse(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, b
     return total / len(split)
 
 
-def long_rollouts(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, count: int, batch_size: int, dtype, device) -> torch.Tensor:
-    """The model's rollouts from t = 0 of the first ``count`` systems, in ``dtype`` → (count, T, 2, n, d) float64 on the CPU."""
-    model = copy.deepcopy(model).to(device, dtype).eval()
-    pieces = []
+def long_rollouts(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, count: int, batch_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The rollouts from t = 0 of the first ``count`` systems, in the model's dtype, and the model's
+    vector field along them → (trajectories, dz/dt), both (count, T, 2, n, d) float64 on the CPU."""
+    dtype = next(model.parameters()).dtype
+    states, fields = [], []
     with torch.no_grad():
         for start in range(0, count, batch_size):
             stop = min(count, start + batch_size)
             z0 = split.long[start:stop, 0].to(device, dtype)
             params = split.params[start:stop].to(device, dtype)
-            pieces.append(rollout(model, z0, params, times.to(device, dtype)).cpu().double())
-    return torch.cat(pieces)
+            trajectory = rollout(model, z0, params, times.to(device, dtype))
+            steps = trajectory.shape[1]
+            field = model(trajectory.flatten(0, 1), params.repeat_interleave(steps, 0)).unflatten(0, (-1, steps))
+            states.append(trajectory.cpu().double())
+            fields.append(field.cpu().double())
+    return torch.cat(states), torch.cat(fields)
 
 
 def trajectory_errors(predicted: torch.Tensor, true: torch.Tensor, masses: torch.Tensor, springs: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -142,13 +159,16 @@ def trajectory_errors(predicted: torch.Tensor, true: torch.Tensor, masses: torch
     }
 
 
-def summary_metrics(errors: dict[str, torch.Tensor], prefix: str = "") -> dict[str, float]:
-    """Means over systems and steps 1…T (state, energy) and of each system's largest drift (momenta)."""
+def summary_metrics(errors: dict[str, torch.Tensor], rates: tuple[torch.Tensor, torch.Tensor], prefix: str = "") -> dict[str, float]:
+    """Means over systems and steps 1…T (state, energy) and of each system's largest drift (momenta)
+    and largest momentum rate (``momentum_rates`` of the field along the trajectory)."""
     return {
         f"{prefix}long_rollout_rel_err": float(errors["state"][:, 1:].mean()),
         f"{prefix}energy_rel_err": float(errors["energy"][:, 1:].mean()),
         f"{prefix}linear_momentum_drift": float(errors["linear"].amax(1).mean()),
         f"{prefix}angular_momentum_drift": float(errors["angular"].amax(1).mean()),
+        f"{prefix}linear_momentum_rate": float(rates[0].amax(1).mean()),
+        f"{prefix}angular_momentum_rate": float(rates[1].amax(1).mean()),
     }
 
 
@@ -190,6 +210,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
     d = cfg.data
     settings = SpringSettings(num_bodies=int(d.num_bodies), num_times=int(d.num_times), t_end=float(d.t_end),
                               chunk_steps=int(d.chunk_steps), long_steps=int(d.long_steps), seed=int(d.seed))
+    dtype = {"float32": torch.float32, "float64": torch.float64}[choose(cfg.evaluation.dtype, ("float32", "float64"), "evaluation.dtype")]
     if settings.chunk_steps >= settings.num_times or settings.long_steps >= settings.num_times:
         raise UserError(f"data.chunk_steps and data.long_steps must be below data.num_times ({settings.num_times})")
     train, valid, test = (load_split(d.cache_dir, settings, split, int(size))
@@ -239,17 +260,18 @@ def run(cfg: DictConfig) -> dict[str, float]:
             test_mse = rollout_mse(model, test, chunk_times, eval_batch, device)
 
     count = min(int(cfg.evaluation.long_systems), len(test))
-    dtype = {"float32": torch.float32, "float64": torch.float64}[choose(cfg.evaluation.dtype, ("float32", "float64"), "evaluation.dtype")]
     long_times = settings.times(settings.long_steps)
     metrics: dict[str, float] = {"rollout_mse": test_mse}
     if count:
         true = test.long[:count]
-        predicted = long_rollouts(model, test, long_times, count, eval_batch, dtype, device)
+        evaluated = copy.deepcopy(model).to(device, dtype).eval()
+        predicted, field = long_rollouts(evaluated, test, long_times, count, eval_batch, device)
         masses, springs = test.masses[:count], test.springs[:count]
         errors = trajectory_errors(predicted, true, masses, springs)
         true_errors = trajectory_errors(true, true, masses, springs)
-        metrics.update(summary_metrics(errors))
-        metrics.update(summary_metrics(true_errors, "true_"))
+        true_field = spring_vector_field(true.to(dtype), masses[:, None].to(dtype), springs[:, None].to(dtype)).double()
+        metrics.update(summary_metrics(errors, momentum_rates(predicted, field)))
+        metrics.update(summary_metrics(true_errors, momentum_rates(true, true_field), "true_"))
         del metrics["true_long_rollout_rel_err"]  # zero by construction
         for key in ("linear", "angular"):
             floor = metrics[f"true_{key}_momentum_drift"]

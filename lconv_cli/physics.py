@@ -101,6 +101,21 @@ def momentum_drift(trajectory: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return linear / linear_scale, angular / angular_scale
 
 
+def momentum_rates(z: torch.Tensor, dz: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How far a vector field is from conserving the momenta at the states z, in continuous time
+    (no integrator involved): z, dz/dt (..., 2, n, 2) → (linear (...), angular (...)) with
+    linear = ‖Σ_i ṗ_i‖ / Σ_i ‖ṗ_i‖ and angular = |dL/dt| / Σ_i (|q̇_i × p_i| + |q_i × ṗ_i|),
+    dL/dt = Σ_i q̇_i × p_i + q_i × ṗ_i. Both are zero up to rounding for a field whose Hamiltonian
+    is translation (resp. rotation) invariant (Noether)."""
+    q, p, dq, dp = positions(z), momenta(z), positions(dz), momenta(dz)
+    cross = lambda a, b: a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]  # noqa: E731
+    tiny = torch.finfo(z.dtype).tiny
+    linear = dp.sum(-2).norm(dim=-1) / dp.norm(dim=-1).sum(-1).clamp_min(tiny)
+    torques = (cross(dq, p), cross(q, dp))
+    angular = (torques[0] + torques[1]).sum(-1).abs() / (torques[0].abs() + torques[1].abs()).sum(-1).clamp_min(tiny)
+    return linear, angular
+
+
 def relative_error(a: torch.Tensor, b: torch.Tensor, dims: int = 1) -> torch.Tensor:
     """‖a − b‖ / (‖a‖ + ‖b‖) over the last ``dims`` axes (0: elementwise), in [0, 1]: the rollout
     error of the HOGN and LieConv papers."""

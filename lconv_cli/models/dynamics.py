@@ -44,13 +44,7 @@ def body_features(z: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
 
 
 class DynamicsModel(nn.Module):
-    """Base class: ``forward(z, params)`` → dz/dt. ``hamiltonian`` is None for non-Hamiltonian models."""
-
-    hamiltonian = None
-
-    @property
-    def is_hamiltonian(self) -> bool:
-        return self.hamiltonian is not None
+    """Base class: ``forward(z, params)`` → dz/dt."""
 
 
 class HamiltonianModel(DynamicsModel):
