@@ -33,7 +33,7 @@ CURVES_FILE = "rollout_curves.json"
 TABLE_COLUMNS = (
     "rollout_mse", "long_rollout_rel_err", "energy_rel_err", "linear_momentum_drift", "true_linear_momentum_drift",
     "linear_drift_ratio", "angular_momentum_drift", "true_angular_momentum_drift", "angular_drift_ratio",
-    "true_energy_rel_err", "num_train", "num_params", "train_seconds",
+    "linear_momentum_rate", "angular_momentum_rate", "true_energy_rel_err", "num_train", "num_params", "train_seconds",
 )
 
 

@@ -16,6 +16,7 @@ from lconv_cli.physics import (
     integrate,
     linear_momentum,
     momentum_drift,
+    momentum_rates,
     relative_error,
     spring_hamiltonian,
     spring_potential,
@@ -76,6 +77,17 @@ def test_momentum_drift_and_relative_error_closed_forms():
     assert linear_momentum(trajectory[0, 2]).tolist() == [0.5, 2.0]
     a, b = torch.tensor([[3.0, 4.0]]), torch.tensor([[0.0, 0.0]])
     assert float(relative_error(a, b)) == 1.0 and float(relative_error(a, a)) == 0.0
+
+
+def test_momentum_rates_vanish_for_the_true_field_and_not_for_a_push():
+    z, masses, springs = random_systems(5, seed=5)
+    linear, angular = momentum_rates(z, spring_vector_field(z, masses, springs))
+    assert float(linear.max()) < 1e-14 and float(angular.max()) < 1e-14
+    field = torch.zeros_like(z)
+    field[:, 1, 0] = torch.tensor([1.0, 0.0], dtype=torch.float64)  # one body pushed along x, the rest at rest
+    linear, angular = momentum_rates(z, field)
+    assert torch.allclose(linear, torch.ones(5, dtype=torch.float64))
+    assert torch.allclose(angular, (z[:, 0, 0, 1] != 0).to(torch.float64))  # torque −y: all of the torque scale
 
 
 def test_systems_are_seeded_nested_and_momentum_free():
@@ -204,6 +216,11 @@ def test_springs_smoke_runs(tmp_path, overrides):
                 "true_linear_momentum_drift", "true_angular_momentum_drift"):
         assert math.isfinite(metrics[key]) and metrics[key] >= 0, key
     assert metrics["true_linear_momentum_drift"] < 1e-13 and metrics["steps"] == 2 and metrics["long_systems"] == 4
+    assert metrics["true_linear_momentum_rate"] < 1e-13 and metrics["true_angular_momentum_rate"] < 1e-13
+    if overrides == ["group=T2"]:
+        assert metrics["linear_momentum_rate"] < 1e-13
+    if overrides == ["group=SO2"]:
+        assert metrics["angular_momentum_rate"] < 1e-13
     for name in ("trajectories", "conservation", "learning_curve"):
         assert (tmp_path / "run" / "figures" / f"{name}.png").is_file(), name
     assert (tmp_path / "run" / "rollout_curves.json").is_file()
