@@ -205,25 +205,31 @@ def test_official_hlieresnet_size():
     assert sum(p.numel() for p in HamiltonianLieResNet(make_group("T2", 2)).parameters()) == 895_297
 
 
-@pytest.mark.parametrize("overrides", [["group=T2"], ["group=SO2"], ["group=Trivial"], ["model=fc"], ["model=hfc"], ["model=ogn"], ["model=hogn"]],
-                         ids=lambda o: o[0])
-def test_springs_smoke_runs(tmp_path, overrides):
-    proc = lconv("run", "experiment=lieconv_springs", *overrides, *SMOKE, f"data.cache_dir={tmp_path / 'data'}",
-                 f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path)
+@pytest.mark.parametrize("sweep", [["group=T2,SO2,Trivial"], ["model=fc,hfc,ogn,hogn"]], ids=["hlieresnet", "baselines"])
+def test_springs_smoke_runs(tmp_path, sweep):
+    """Every model and group, as one multirun per family (one process start each)."""
+    proc = lconv("run", "-m", "experiment=lieconv_springs", *sweep, *SMOKE, f"data.cache_dir={tmp_path / 'data'}",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
-    for key in ("rollout_mse", "long_rollout_rel_err", "energy_rel_err", "linear_momentum_drift", "angular_momentum_drift",
-                "true_linear_momentum_drift", "true_angular_momentum_drift"):
-        assert math.isfinite(metrics[key]) and metrics[key] >= 0, key
-    assert metrics["true_linear_momentum_drift"] < 1e-13 and metrics["steps"] == 2 and metrics["long_systems"] == 4
-    assert metrics["true_linear_momentum_rate"] < 1e-13 and metrics["true_angular_momentum_rate"] < 1e-13
-    if overrides == ["group=T2"]:
-        assert metrics["linear_momentum_rate"] < 1e-13
-    if overrides == ["group=SO2"]:  # rounding, amplified near the origin where the lift's angle is ill-conditioned
-        assert metrics["angular_momentum_rate"] < 1e-10
-    for name in ("trajectories", "conservation", "learning_curve"):
-        assert (tmp_path / "run" / "figures" / f"{name}.png").is_file(), name
-    assert (tmp_path / "run" / "rollout_curves.json").is_file()
+    jobs = sorted((tmp_path / "sweep").glob("*/metrics.json"))
+    assert len(jobs) == len(sweep[0].split("=")[1].split(","))
+    for path in jobs:
+        run, record = path.parent, read_json(path)
+        metrics = record["metrics"]
+        assert record["status"] == "ok"
+        for key in ("rollout_mse", "long_rollout_rel_err", "energy_rel_err", "linear_momentum_drift", "angular_momentum_drift",
+                    "true_linear_momentum_drift", "true_angular_momentum_drift"):
+            assert math.isfinite(metrics[key]) and metrics[key] >= 0, key
+        assert metrics["true_linear_momentum_drift"] < 1e-13 and metrics["steps"] == 2 and metrics["long_systems"] == 4
+        assert metrics["true_linear_momentum_rate"] < 1e-13 and metrics["true_angular_momentum_rate"] < 1e-13
+        config = (run / "config.yaml").read_text()
+        if "name: hlieresnet" in config and "group: T2" in config:
+            assert metrics["linear_momentum_rate"] < 1e-13
+        if "name: hlieresnet" in config and "group: SO2" in config:  # rounding, amplified near the origin
+            assert metrics["angular_momentum_rate"] < 1e-10
+        for name in ("trajectories", "conservation", "learning_curve"):
+            assert (run / "figures" / f"{name}.png").is_file(), name
+        assert (run / "rollout_curves.json").is_file()
 
 
 def test_springs_runs_are_reproducible_and_conserve_what_their_group_says(tmp_path):
@@ -241,14 +247,11 @@ def test_springs_runs_are_reproducible_and_conserve_what_their_group_says(tmp_pa
 def test_springs_figures_from_runs(tmp_path):
     from lconv_cli.springs_figures import springs_figures
 
-    runs = {}
-    for label, overrides in (("T2", ["group=T2"]), ("FC", ["model=fc"])):
-        for num_train in (8, 16):
-            out = tmp_path / "sweep" / f"{label}-{num_train}"
-            proc = lconv("run", "experiment=lieconv_springs", *overrides, *SMOKE, f"data.num_train={num_train}",
-                         f"data.cache_dir={tmp_path / 'data'}", f"paths.output_dir={out}", cwd=tmp_path)
-            assert proc.returncode == 0, proc.stderr
-            runs[label] = out
+    proc = lconv("run", "-m", "experiment=lieconv_springs", "group=T2", "model=hlieresnet,fc", "data.num_train=8,16", *SMOKE,
+                 f"data.cache_dir={tmp_path / 'data'}", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    runs = {"T2": tmp_path / "sweep" / "0", "FC": tmp_path / "sweep" / "2"}  # model-major job order
+    assert "name: fc" in (runs["FC"] / "config.yaml").read_text()
     paths = springs_figures(runs, tmp_path / "fig" / "springs", sizes=[tmp_path / "sweep"])
     names = {p.name for p in paths}
     for stem in ("springs_trajectories", "springs_momentum", "springs_errors", "springs_data_scaling"):
