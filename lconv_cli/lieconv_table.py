@@ -59,18 +59,14 @@ def table_rows(runs: list[tuple[dict, dict]]) -> list[dict[str, object]]:
     return sorted(rows, key=lambda r: (r["experiment"], str(r["target"]), r["group"], r["seed"] or 0))
 
 
-def _fmt(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def write_lieconv_table(folders: list[Path], out: Path) -> list[Path]:
-    """Markdown and CSV tables at ``out`` + .md / .csv; returns the paths."""
-    rows = table_rows(collect_runs(folders))
+def write_rows(rows: list[dict[str, object]], out: Path, digits: int = 4) -> list[Path]:
+    """``rows`` (same keys, in column order) as a markdown table and a CSV at ``out`` + .md / .csv; returns the paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
     columns = list(rows[0])
+    fmt = lambda v: f"{v:.{digits}g}" if isinstance(v, float) else str(v)  # noqa: E731
     md = out.with_suffix(".md")
     lines = ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(row[c]) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(fmt(row[c]) for c in columns) + " |" for row in rows]
     md.write_text("\n".join(lines) + "\n")
     csv_path = out.with_suffix(".csv")
     with open(csv_path, "w", newline="") as handle:
@@ -78,3 +74,8 @@ def write_lieconv_table(folders: list[Path], out: Path) -> list[Path]:
         writer.writeheader()
         writer.writerows(rows)
     return [md, csv_path]
+
+
+def write_lieconv_table(folders: list[Path], out: Path) -> list[Path]:
+    """Markdown and CSV tables at ``out`` + .md / .csv; returns the paths."""
+    return write_rows(table_rows(collect_runs(folders)), out)

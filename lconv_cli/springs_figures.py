@@ -13,7 +13,6 @@ Curves are medians over the evaluated systems (``rollout_curves.json`` of each r
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections import defaultdict
@@ -27,6 +26,7 @@ from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
 from lconv_cli.figures import save_paper_figure  # noqa: E402
+from lconv_cli.lieconv_table import write_rows  # noqa: E402
 from lconv_cli.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
 
 CURVES_FILE = "rollout_curves.json"
@@ -76,54 +76,39 @@ def trajectories_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
     return save_paper_figure(fig, out)
 
 
-def momentum_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    truth = None
-    for label, (_, _, curves) in runs.items():
-        if curves is None:
-            continue
-        truth = curves
-        for ax, key in zip(axes, ("linear", "angular")):
+def _curves_figure(runs: dict[str, tuple], out: Path, panels: list[tuple[str, str, str]], truth_keys: set[str]) -> list[Path]:
+    """One log-scale panel per (curve key, y label, title): each run's median curve from the first
+    step on, plus the ground truth's for the keys in ``truth_keys``."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8))
+    with_curves = [(label, run[2]) for label, run in runs.items() if run[2] is not None]
+    for ax, (key, ylabel, title) in zip(axes, panels):
+        for label, curves in with_curves:
             ax.plot(curves["times"][1:], _floor(curves["model"][key][1:]), label=label)
-    if truth is not None:
-        for ax, key in zip(axes, ("linear", "angular")):
+        if with_curves and key in truth_keys:
+            truth = with_curves[-1][1]
             ax.plot(truth["times"][1:], _floor(truth["truth"][key][1:]), color="k", ls=":", label="ground truth (RK4)")
-    for ax, title in zip(axes, ("linear momentum", "angular momentum")):
-        ax.set(yscale="log", xlabel="time", ylabel="relative drift (median)", title=title)
-    axes[1].legend(fontsize=8)
+        ax.set(yscale="log", xlabel="time", ylabel=ylabel, title=title)
+    axes[-1].legend(fontsize=8)
     return save_paper_figure(fig, out)
+
+
+def momentum_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
+    """Fig. 7 left/middle: linear and angular momentum drift along the rollouts."""
+    panels = [("linear", "relative drift (median)", "linear momentum"), ("angular", "relative drift (median)", "angular momentum")]
+    return _curves_figure(runs, out, panels, {"linear", "angular"})
 
 
 def errors_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    truth = None
-    for label, (_, _, curves) in runs.items():
-        if curves is None:
-            continue
-        truth = curves
-        axes[0].plot(curves["times"][1:], _floor(curves["model"]["state"][1:]), label=label)
-        axes[1].plot(curves["times"][1:], _floor(curves["model"]["energy"][1:]), label=label)
-    if truth is not None:
-        axes[1].plot(truth["times"][1:], _floor(truth["truth"]["energy"][1:]), color="k", ls=":", label="ground truth (RK4)")
-    axes[0].set(yscale="log", xlabel="time", ylabel="‖ẑ − z‖ / (‖ẑ‖ + ‖z‖)", title="rollout error (median)")
-    axes[1].set(yscale="log", xlabel="time", ylabel="relative error of the true energy", title="energy error (median)")
-    axes[1].legend(fontsize=8)
-    return save_paper_figure(fig, out)
+    """Fig. 7 right: relative state error and energy error along the rollouts."""
+    panels = [("state", "‖ẑ − z‖ / (‖ẑ‖ + ‖z‖)", "rollout error (median)"),
+              ("energy", "relative error of the true energy", "energy error (median)")]
+    return _curves_figure(runs, out, panels, {"energy"})
 
 
 def write_table(runs: dict[str, tuple], out: Path) -> list[Path]:
+    """Every metric of every run (``TABLE_COLUMNS``) as markdown and CSV."""
     rows = [{"model": label, **{c: metrics.get(c, "") for c in TABLE_COLUMNS}} for label, (_, metrics, _) in runs.items()]
-    md = out.with_suffix(".md")
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + " --- |" * len(rows[0])]
-    lines += ["| " + " | ".join(fmt(v) for v in row.values()) + " |" for row in rows]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    md.write_text("\n".join(lines) + "\n")
-    with open(out.with_suffix(".csv"), "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return [md, out.with_suffix(".csv")]
+    return write_rows(rows, out, digits=3)
 
 
 def data_scaling_figure(folders: list[Path], out: Path) -> list[Path]:
