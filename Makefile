@@ -38,7 +38,8 @@ test-full: install ## the fast suite plus the slow tests
 
 # --- paper figures ------------------------------------------------------------------------
 # Results go to fixed directories under results/; a .done stamp marks a finished run
-# (Hydra writes its files before the job, so their presence proves nothing).
+# (Hydra writes its files before the job, so their presence proves nothing). lconv refuses to start
+# a run in a directory that already holds one: resume it, or delete it to rerun the target.
 
 results/so2_discovery-$(SCALE)/.done:
 	$(LCONV) run experiment=so2_discovery scale=$(SCALE) logger=none paths.output_dir=results/so2_discovery-$(SCALE) $(OVERRIDES)

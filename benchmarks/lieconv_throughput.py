@@ -44,7 +44,8 @@ def molecule_batches(batch_size: int, count: int, seed: int = 0):
 
     generator = torch.Generator().manual_seed(seed)
     try:
-        data = load_qm9(os.environ.get("LCONV_DATA", "data"))
+        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        data = load_qm9(os.path.join(cache, "lconv"))  # the runner's default paths.cache_dir
         dataset = QM9Molecules(data, qm9_split(len(data["charges"]))["train"], "homo")
         source = "QM9 train molecules"
     except Exception:  # no qm9pack here: random molecules of QM9's sizes

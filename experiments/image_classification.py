@@ -160,6 +160,7 @@ def run(cfg: DictConfig) -> dict[str, float]:
         train_subset=cfg.data.train_subset,
         test_subset=cfg.data.test_subset,
         download=bool(cfg.data.download),
+        verify=bool(cfg.data.verify),
     )
     torch.save(splits.record(), out_dir / VARIANT_FILE)
     label = f"{cfg.dataset.name} {cfg.variant.name}"

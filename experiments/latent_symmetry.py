@@ -87,7 +87,7 @@ def taylor_order(choice: object, basis: str) -> int:
 
 def load_grey_images(cfg: DictConfig, train: bool, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, n, n) float images in [0, 1] and (N,) labels: a seeded random subset of ``count`` from one official split."""
-    images, labels = load_image_dataset(cfg.dataset.name, cfg.data.root, train, bool(cfg.data.download))
+    images, labels = load_image_dataset(cfg.dataset.name, cfg.data.root, train, bool(cfg.data.download), bool(cfg.data.verify))
     keep = torch.randperm(len(images), generator=generator)[: min(int(count), len(images))]
     return to_grey(images[keep]), labels[keep]
 

@@ -72,7 +72,8 @@ def error_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tenso
 def run(cfg: DictConfig) -> dict[str, float]:
     device = torch.device(cfg.device)
     out_dir = Path(cfg.paths.output_dir)
-    splits, source = make_rotated_mnist(cfg.data.root, seed=int(cfg.data.seed), download=bool(cfg.data.download))
+    splits, source = make_rotated_mnist(cfg.data.root, seed=int(cfg.data.seed), download=bool(cfg.data.download),
+                                       verify=bool(cfg.data.verify))
     train_x, train_y = splits["train"]
     test_x, test_y = splits["test"]
     split_rng = torch.Generator().manual_seed(int(cfg.data.seed) + 1)

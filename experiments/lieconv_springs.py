@@ -215,8 +215,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
         raise UserError(f"data.chunk_steps and data.long_steps must be below data.num_times ({settings.num_times})")
     train, valid, test = (load_split(d.cache_dir, settings, split, int(size))
                           for split, size in (("train", d.num_train), ("valid", d.num_valid), ("test", d.num_test)))
-    if len(train) == 0:
-        raise UserError("data.num_train must be at least 1")
     log.info("springs: %d bodies, %d train / %d valid / %d test systems, dt %.4g", settings.num_bodies, len(train), len(valid), len(test), settings.dt)
 
     rngs = seeded_generators(int(cfg.seed), "init", "batches")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import traceback
 from dataclasses import dataclass
@@ -18,7 +17,15 @@ from omegaconf import DictConfig, open_dict
 from lconv_cli import tracking
 from lconv_cli.console import allow_progress, metrics_table, stdout_console
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
-from lconv_cli.record import CHECKPOINT_FILE, LOG_FILE, write_metrics, write_resolved_config
+from lconv_cli.record import (
+    CHECKPOINT_FILE,
+    LOG_FILE,
+    attempt_dir,
+    keeps_record,
+    read_status,
+    write_metrics,
+    write_resolved_config,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,40 +63,52 @@ def _job_facts(cfg: DictConfig) -> dict[str, Any]:
 
 
 def set_threads(cfg: DictConfig, job: dict[str, Any]) -> None:
-    """Parallel local jobs share the cores: without a limit each would start one thread per core,
-    and oversubscribed OpenMP threads slow every job down many times over."""
+    """Set torch's CPU thread count from ``num_threads`` (``auto``: the CPUs free at start, or the
+    CPUs / n_jobs in parallel local sweeps; see ``lconv_cli.threads``) and record it in ``cfg``."""
     import torch
 
-    threads = cfg.get("num_threads")
-    n_jobs = HydraConfig.get().launcher.get("n_jobs") if job["parallel"] else None
-    if threads is None and n_jobs:
-        threads = max(1, (os.cpu_count() or 1) // int(n_jobs))
-    if threads:
+    from lconv_cli.threads import claim_auto_threads
+
+    setting = threads = cfg.get("num_threads")
+    if threads == "auto":
+        n_jobs = HydraConfig.get().launcher.get("n_jobs") if job["parallel"] else None
+        threads = claim_auto_threads(parallel_jobs=n_jobs)
+    if threads is not None:
         torch.set_num_threads(int(threads))
     # Decaying matrix powers (exp of a generator that is still far from converged) reach
     # denormal floats, which run ~50x slower on CPUs; treating them as zero changes no result.
     torch.set_flush_denormal(True)
     with open_dict(cfg):
         cfg.num_threads = torch.get_num_threads()  # the record states what was used
+    log.info("CPU threads: %d (num_threads=%s)", cfg.num_threads, setting)
 
 
 def run_job(cfg: DictConfig) -> Outcome:
     """Run the experiment named by ``cfg.task`` and write its record. Never raises for a failed run
-    (so one failing sweep job does not stop the others), except to pass on an interrupt."""
+    (so one failing sweep job does not stop the others), except to pass on an interrupt.
+
+    A resumed run's failed attempt does not replace the record it resumes (``record.keeps_record``):
+    it is written to ``attempts/<n>-<status>/`` beside it.
+    """
     from lconv_cli.device import describe_device, resolve_device
     from lconv_cli.registry import get_experiment
+    from lconv_cli.schema import validate_config
     from lconv_cli.seeding import seed_everything
+    from lconv_cli.threads import release_claim
 
     started = time.perf_counter()
     job = _job_facts(cfg)
     out_dir: Path = job["out_dir"]
     out_dir.mkdir(parents=True, exist_ok=True)
+    resuming = cfg.get("resume") is not None
+    previous = read_status(out_dir) if resuming else None
     allow_progress(not job["parallel"])
     status, error, user_error = "failed", None, False
     metrics: dict[str, float] = {}
     device_name = str(cfg.get("device"))
     interrupted = False
     try:
+        validate_config(cfg)
         set_threads(cfg, job)
         device = resolve_device(str(cfg.device))
         device_name = describe_device(device)
@@ -97,7 +116,8 @@ def run_job(cfg: DictConfig) -> Outcome:
             cfg.paths.output_dir = str(out_dir)
             cfg.device = str(device)
         seed_everything(int(cfg.seed))
-        write_resolved_config(cfg, out_dir)
+        if not resuming:  # a resumed run keeps its record until it has one to replace it with
+            write_resolved_config(cfg, out_dir)
         log.info("%s: seed %s on %s, record in %s", cfg.task, cfg.seed, device_name, out_dir)
         run = get_experiment(str(cfg.task))
         with tracking.open_tracker(cfg, out_dir, job) as tracker:
@@ -119,8 +139,13 @@ def run_job(cfg: DictConfig) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"
         log.error("run failed: %s (traceback in %s)", error, out_dir / LOG_FILE)
         log.debug("traceback:\n%s", traceback.format_exc())
+    record_dir = out_dir
+    if keeps_record(previous, status):
+        record_dir = attempt_dir(out_dir, status)
+        log.warning("the record in %s (%s) is kept; this attempt's record is in %s", out_dir, previous, record_dir)
+    write_resolved_config(cfg, record_dir)  # again: with the values the experiment derived (max_steps, lr, ...)
     write_metrics(
-        out_dir,
+        record_dir,
         experiment=str(cfg.get("task")),
         status=status,
         seed=int(cfg.seed),
@@ -130,6 +155,7 @@ def run_job(cfg: DictConfig) -> Outcome:
         overrides=job["overrides"],
         error=error,
     )
+    release_claim()
     outcome = Outcome(status, user_error)
     OUTCOMES.append(outcome)
     if status == "ok" and not job["multirun"]:

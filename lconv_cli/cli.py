@@ -1,6 +1,7 @@
 """The ``lconv`` command.
 
     lconv run [EXPERIMENT] [OVERRIDES...] [HYDRA FLAGS]   one run, or a sweep with -m
+    lconv rerun RUN_DIR                                   the recorded config of a run, in a new directory
     lconv list [GROUP]                                    experiments, or a config group's options
 
 Exit codes: 0 success; 1 a run failed or diverged; 2 bad usage or config; 130 interrupted.
@@ -9,18 +10,22 @@ Exit codes: 0 success; 1 a run failed or diverged; 2 bad usage or config; 130 in
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 
 USAGE = """usage: lconv run [EXPERIMENT] [KEY=VALUE ...] [-m] [--cfg job] [-p PKG] [--info] [--help]
+       lconv rerun RUN_DIR
        lconv list [GROUP]
        lconv --version
 
   lconv run                                   the default experiment (so2_discovery)
   lconv run so2_discovery seed=3              a named experiment with overrides
   lconv run -m experiment=so2_discovery seed=0,1,2      a sweep, one job per seed
-  lconv run resume=outputs/so2_discovery/<time>         continue an interrupted run
+  lconv run resume=outputs/so2_discovery/<time>         continue an interrupted or killed run
+  lconv rerun outputs/so2_discovery/<time>              run a record's config.yaml again, in a new directory
   lconv list                                  the experiments; `lconv list model` a group's options
 
 Exit codes: 0 success, 1 a run failed or diverged, 2 bad usage or config, 130 interrupted."""
@@ -90,25 +95,93 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def resume_overrides(overrides: list[str]) -> list[str]:
-    """With ``resume=DIR``: the overrides DIR was run with, then the user's, then its output dir.
+# Overrides that may differ on resume: they change where results are shown, never what is computed.
+# device and num_threads are not among them: CPU, CUDA and thread counts round differently.
+RESUME_SAFE_KEYS = ("logger", "trainer.progress", "tags", "hydra.verbose", "hydra.job_logging", "hydra.hydra_logging")
 
-    So ``lconv run resume=DIR`` continues the same configuration, in the same directory.
+
+def _is_safe_on_resume(key: str) -> bool:
+    return any(key == safe or key.startswith(f"{safe}.") for safe in RESUME_SAFE_KEYS)
+
+
+def changed_on_resume(run_dir: Path, saved: list[str], user: list[str]) -> list[str]:
+    """The keys of ``user`` overrides that would change what the run in ``run_dir`` computes: not in
+    RESUME_SAFE_KEYS and not equal to the recorded choice (``.hydra/hydra.yaml``) or value (``config.yaml``)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    from lconv_cli.record import CONFIG_FILE
+
+    hydra_file, config_file = run_dir / ".hydra" / "hydra.yaml", run_dir / CONFIG_FILE
+    choices = dict(OmegaConf.load(hydra_file).hydra.runtime.choices) if hydra_file.is_file() else {}
+    recorded = OmegaConf.load(config_file) if config_file.is_file() else OmegaConf.create()
+    changed = []
+    for override in OverridesParser.create().parse_overrides(user):
+        key = override.key_or_group
+        if _is_safe_on_resume(key) or override.input_line in saved:
+            continue
+        value = override.value()
+        if isinstance(value, (DictConfig, ListConfig)):
+            value = OmegaConf.to_container(value)
+        if key in choices:
+            same = str(value) == str(choices[key])
+        else:
+            old = OmegaConf.select(recorded, key, default=KeyError, throw_on_resolution_failure=False)
+            old = OmegaConf.to_container(old) if isinstance(old, (DictConfig, ListConfig)) else old
+            same = old is not KeyError and (old == value or (isinstance(old, (int, float)) and isinstance(value, (int, float)) and float(old) == float(value)))
+        if not same:
+            changed.append(key)
+    return changed
+
+
+def resume_overrides(overrides: list[str]) -> list[str]:
+    """With ``resume=DIR``: the overrides DIR was run with, then its output dir.
+
+    So ``lconv run resume=DIR`` continues the same configuration, in the same directory. Other
+    overrides are refused (UserError) unless they leave the computation as recorded (RESUME_SAFE_KEYS,
+    or the recorded value); a run directory without a checkpoint is refused too.
     """
     resume = [o for o in overrides if o.startswith("resume=")]
     if not resume:
         return overrides
+    from omegaconf import OmegaConf
+
+    from lconv_cli.errors import UserError
+    from lconv_cli.record import CHECKPOINT_FILE
+
     run_dir = Path(resume[-1].split("=", 1)[1].strip("'\""))
     saved_file = run_dir / ".hydra" / "overrides.yaml"
     if not saved_file.is_file():
-        raise FileNotFoundError(f"resume: {run_dir} is not a run directory (no .hydra/overrides.yaml)")
-    from omegaconf import OmegaConf
-
-    skip = ("resume=", "paths.output_dir=", "hydra.run.dir=")
+        raise UserError(f"resume: {run_dir} is not a run directory (no .hydra/overrides.yaml)")
+    if not (run_dir / CHECKPOINT_FILE).is_file():
+        raise UserError(
+            f"resume: no checkpoint in {run_dir}: the run stopped before its first checkpoint was written; "
+            f"start it again (a new run directory)"
+        )
+    skip = ("resume=", "paths.output_dir=", "hydra.run.dir=", "num_threads=")
     saved = [str(o) for o in OmegaConf.load(saved_file) if not str(o).startswith(skip)]
     user = [o for o in overrides if not o.startswith("resume=")]
+    changed = changed_on_resume(run_dir, saved, user)
+    if changed:
+        raise UserError(
+            f"resume continues {run_dir} as it was configured; refusing overrides that change what it computes: "
+            f"{', '.join(changed)} (only {', '.join(RESUME_SAFE_KEYS)} may differ; start a new run instead)"
+        )
     absolute = str(run_dir.resolve())
-    return saved + user + [f"resume={_quote(absolute)}", f"paths.output_dir={_quote(absolute)}"]
+    pinned = _recorded_threads(run_dir) if not _has_override(user, "num_threads") else []
+    return saved + user + pinned + [f"resume={_quote(absolute)}", f"paths.output_dir={_quote(absolute)}"]
+
+
+def _recorded_threads(run_dir: Path) -> list[str]:
+    """``num_threads=<the count the run used>``: a resumed run continues on as many threads (CPU
+    results can differ in the last digits between thread counts)."""
+    from omegaconf import OmegaConf
+
+    from lconv_cli.record import CONFIG_FILE
+
+    config_file = run_dir / CONFIG_FILE
+    threads = OmegaConf.load(config_file).get("num_threads") if config_file.is_file() else None
+    return [f"num_threads={int(threads)}"] if isinstance(threads, int) else []
 
 
 def _exit_code(multirun: bool) -> int:
@@ -124,7 +197,56 @@ def _exit_code(multirun: bool) -> int:
     return EXIT_USAGE if last.user_error else EXIT_FAILED
 
 
+def _has_override(overrides: list[str], *keys: str) -> bool:
+    return any(o.lstrip("+~").split("=", 1)[0] in keys for o in overrides)
+
+
+def place_record(overrides: list[str], composed, multirun: bool) -> tuple[list[str], Path | None]:
+    """Give the run (or sweep) a directory of its own before Hydra starts (see ``lconv_cli.rundir``).
+
+    Returns the overrides, with ``hydra.run.dir`` / ``hydra.sweep.dir`` set to a freshly claimed
+    directory when the user named none, and the sweep directory (None for a single run).
+    Raises UserError for a directory that cannot be written or (named by the user) already holds a record.
+    """
+    from lconv_cli import rundir
+
+    if multirun:
+        sweep_dir = Path(str(composed.hydra.sweep.dir))
+        if _has_override(overrides, "hydra.sweep.dir"):
+            return overrides, rundir.claim_named(sweep_dir, "hydra.sweep.dir", "sweep")
+        sweep_dir = rundir.claim(sweep_dir, "paths.log_dir (or hydra.sweep.dir)")
+        return [*overrides, f"hydra.sweep.dir={_quote(str(sweep_dir))}"], sweep_dir
+    run_dir = Path(str(composed.hydra.run.dir))
+    if _has_override(overrides, "resume"):
+        return overrides, None
+    if _has_override(overrides, "paths.output_dir", "hydra.run.dir"):
+        rundir.claim_named(run_dir, "paths.output_dir")
+        return overrides, None
+    run_dir = rundir.claim(run_dir, "paths.log_dir (or paths.output_dir)")
+    return [*overrides, f"hydra.run.dir={_quote(str(run_dir))}"], None
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (a scheduler's stop, ``kill``) is handled like Ctrl-C: records and summaries get written."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_command(args: list[str]) -> int:
+    from lconv_cli.errors import UserError
+
     try:
         flags, overrides = split_flags(args)
     except ValueError as exc:
@@ -135,25 +257,27 @@ def run_command(args: list[str]) -> int:
         if name not in names:
             return _fail(f"unknown experiment '{name}'; choose one of: {', '.join(names)}")
         overrides[0] = f"experiment={name}"
-    try:
-        overrides = resume_overrides(overrides)
-    except FileNotFoundError as exc:
-        return _fail(str(exc))
     modes = sorted({MODE_FLAGS[f.split("=")[0]] for f in flags if f.split("=")[0] in MODE_FLAGS})
     if len(modes) > 1:
         return _fail(f"{' and '.join(modes)} cannot be combined: use one of -m, --run, --cfg, --info, -sc at a time")
     multirun = any(f in ("-m", "--multirun") for f in flags)
     if multirun and any(o.startswith("resume=") for o in overrides):
         return _fail("resume continues one run; drop -m")
+    sweep_dir = None
     if not any(f.split("=")[0] in INFORMATIONAL for f in flags):
-        from lconv_cli.errors import UserError
         from lconv_cli.validate import check_overrides
 
         try:
-            check_overrides(overrides, multirun)
+            overrides = resume_overrides(overrides)
+            composed = check_overrides(overrides, multirun)
+            if not any(f.split("=")[0] in ("-c", "--cfg") for f in flags):
+                overrides, sweep_dir = place_record(overrides, composed, multirun)
         except UserError as exc:
             return _fail(str(exc))
+    return _run_hydra(flags, overrides, multirun, sweep_dir)
 
+
+def _run_hydra(flags: list[str], overrides: list[str], multirun: bool, sweep_dir: Path | None) -> int:
     from hydra.core.global_hydra import GlobalHydra
 
     from lconv_cli import app, sweep
@@ -164,16 +288,39 @@ def run_command(args: list[str]) -> int:
     saved_argv = sys.argv
     sys.argv = [saved_argv[0], *flags, *overrides]
     try:
-        app.hydra_entry()
+        with _sigterm_as_interrupt():
+            app.hydra_entry()
     except SystemExit as exc:
         if exc.code not in (0, None):
             return EXIT_FAILED if app.OUTCOMES else EXIT_USAGE
     except KeyboardInterrupt:
         print("lconv: interrupted", file=sys.stderr)
+        if multirun and sweep_dir is not None and sweep_dir.is_dir():
+            sweep.summarize_interrupted(sweep_dir)
         return EXIT_INTERRUPTED
     finally:
         sys.argv = saved_argv
     return _exit_code(multirun)
+
+
+def rerun_command(args: list[str]) -> int:
+    """``lconv rerun RUN_DIR``: run RUN_DIR/config.yaml, exactly as recorded, in a new run directory."""
+    from lconv_cli.errors import UserError
+    from lconv_cli.rerun import RERUN_CONFIG_NAME, rerun_config_dir
+
+    if len(args) != 1 or args[0].startswith("-"):
+        return _fail("usage: lconv rerun RUN_DIR (a run directory holding config.yaml)")
+    try:
+        config_dir, run_dir = rerun_config_dir(Path(args[0]))
+    except UserError as exc:
+        return _fail(str(exc))
+    flags = ["--config-dir", str(config_dir), "--config-name", RERUN_CONFIG_NAME]
+    try:
+        return _run_hydra(flags, [], False, None)
+    finally:
+        import shutil
+
+        shutil.rmtree(config_dir, ignore_errors=True)
 
 
 def list_command(args: list[str]) -> int:
@@ -226,9 +373,11 @@ def main(argv: list[str] | None = None) -> int:
         return completion_query(args)
     if command == "run":
         return run_command(rest)
+    if command == "rerun":
+        return rerun_command(rest)
     if command == "list":
         return list_command(rest)
-    return _fail(f"unknown command '{command}'; use `lconv run` or `lconv list` (see `lconv --help`)")
+    return _fail(f"unknown command '{command}'; use `lconv run`, `lconv rerun` or `lconv list` (see `lconv --help`)")
 
 
 if __name__ == "__main__":

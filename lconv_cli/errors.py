@@ -9,6 +9,10 @@ class DataMissingError(UserError):
     """A dataset is not where the config says."""
 
 
+class DataCorruptError(UserError):
+    """A dataset file is damaged (truncated, or not the published file): named, with the fix."""
+
+
 class Diverged(Exception):
     """The loss became NaN or infinite: status ``diverged``, exit code 1."""
 

@@ -1,4 +1,9 @@
-"""End-of-sweep summary: one row per job in ``summary.json`` / ``summary.csv`` and a rich table."""
+"""End-of-sweep summary: one row per job in ``summary.json`` / ``summary.csv`` and a rich table.
+
+Written when the sweep ends, and also when it is interrupted (SIGINT/SIGTERM): then the jobs that
+ended keep their status, the one that was running is ``interrupted`` and those that never started
+are listed as ``not_started`` (with their overrides, from the sweep's ``multirun.yaml``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.table import Table
 
 from lconv_cli.console import format_number, stdout_console
-from lconv_cli.record import METRICS_FILE
+from lconv_cli.record import METRICS_FILE, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ def collect_rows(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def write_summary(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
-    (sweep_dir / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(sweep_dir / "summary.json", json.dumps(rows, indent=2) + "\n")
     metric_names = sorted({name for row in rows for name in row["metrics"]})
     with open(sweep_dir / "summary.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -80,6 +85,36 @@ def summary_table(title: str, rows: list[dict[str, Any]]) -> Table:
         cells += [format_number(row["metrics"].get(name, "")) for name in metric_names]
         table.add_row(*cells, style=style)
     return table
+
+
+def planned_jobs(sweep_dir: Path) -> list[list[str]]:
+    """Each job's overrides, in job order, as the basic sweeper expands the sweep's ``multirun.yaml``
+    (empty when the file is missing or another sweeper ran)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    multirun_file = sweep_dir / "multirun.yaml"
+    if not multirun_file.is_file():
+        return []
+    hydra_cfg = OmegaConf.load(multirun_file).hydra
+    if hydra_cfg.runtime.choices.get("hydra/sweeper") != "basic":
+        return []
+    parsed = OverridesParser.create().parse_overrides(list(hydra_cfg.overrides.task))
+    return [list(job) for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+
+
+def summarize_interrupted(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Write and print the summary of an interrupted sweep: the jobs that ran, then those never started."""
+    rows = collect_rows(sweep_dir)
+    started = {row["job"] for row in rows}
+    for number, overrides in enumerate(planned_jobs(sweep_dir)):
+        if str(number) not in started:
+            rows.append({"job": str(number), "overrides": overrides, "status": "not_started", "seed": None,
+                         "wall_seconds": None, "metrics": {}, "error": "the sweep was interrupted before this job"})
+    write_summary(sweep_dir, rows)
+    done = sum(row["status"] == "ok" for row in rows)
+    stdout_console.print(summary_table(f"sweep {sweep_dir} interrupted ({done}/{len(rows)} ok)", rows))
+    return rows
 
 
 class SweepSummary(Callback):

@@ -2,6 +2,9 @@
 
 It owns what every experiment needs and none should rewrite: progress display, NaN/inf
 detection, periodic and on-signal checkpoints, exact resume, and per-step logging.
+Checkpoints are written every ``checkpoint_every`` steps and at least every ``checkpoint_seconds``
+of wall time, atomically (a flushed temporary file renamed over the previous checkpoint), so a
+``kill -9`` or a preemption loses at most that much work.
 Resuming restores the model, optimizer, scheduler, the batch generator and the loss
 history, so an interrupted-and-resumed run ends with the same numbers as one that ran
 straight through.
@@ -25,7 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lconv_cli import tracking
 from lconv_cli.console import console, progress_allowed
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
-from lconv_cli.record import CHECKPOINT_FILE
+from lconv_cli.record import CHECKPOINT_FILE, write_resolved_config
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,9 @@ class Trainer:
         out_dir: the run directory; ``checkpoint.pt`` is written there.
         batch_rng: the generator ``step_loss`` draws batches from (saved in checkpoints).
         log_every: steps between plain log lines and tracker points.
-        checkpoint_every: steps between periodic checkpoints (0: only at the end and on interrupt).
+        checkpoint_every: steps between periodic checkpoints (0: none by step count).
+        checkpoint_seconds: wall-clock seconds after which the next step writes a checkpoint
+            (0: none by time). Either way one is written at the end and on SIGINT/SIGTERM.
         progress: show a rich progress bar when stderr is a terminal.
         resume_dir: a run directory whose checkpoint to continue from.
         monitor: called at every log point (outside the timed optimisation); its values are
@@ -105,6 +110,7 @@ class Trainer:
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         log_every: int = 100,
         checkpoint_every: int = 0,
+        checkpoint_seconds: float = 0.0,
         progress: bool = True,
         resume_dir: Path | None = None,
         description: str = "train",
@@ -119,6 +125,8 @@ class Trainer:
         self.batch_rng = batch_rng
         self.log_every = max(1, int(log_every))
         self.checkpoint_every = int(checkpoint_every)
+        self.checkpoint_seconds = float(checkpoint_seconds)
+        self._last_checkpoint = time.monotonic()
         self.show_progress = bool(progress) and console.is_terminal and progress_allowed()
         self.resume_dir = Path(resume_dir) if resume_dir else None
         self.description = description
@@ -146,15 +154,39 @@ class Trainer:
         }
 
     def save_checkpoint(self, complete: bool) -> Path:
-        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
-        torch.save(self.state_dict(complete), tmp)
+        """Write the state to a flushed temporary file, then rename it over ``checkpoint.pt``: a crash
+        mid-write leaves the previous checkpoint whole."""
+        tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.tmp")
+        with open(tmp, "wb") as handle:
+            torch.save(self.state_dict(complete), handle)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, self.checkpoint_path)
+        self._last_checkpoint = time.monotonic()
+        log.debug("checkpoint at step %d: %s", self.result.steps, self.checkpoint_path)
         return self.checkpoint_path
+
+    def _checkpoint_due(self, step: int) -> bool:
+        by_steps = self.checkpoint_every > 0 and step % self.checkpoint_every == 0
+        by_time = self.checkpoint_seconds > 0 and time.monotonic() - self._last_checkpoint >= self.checkpoint_seconds
+        return by_steps or by_time
 
     def load_checkpoint(self, path: Path) -> None:
         if not path.is_file():
-            raise UserError(f"resume: no checkpoint at {path} (was the run started with this version of lconv?)")
-        state = torch.load(path, map_location="cpu", weights_only=False)
+            raise UserError(
+                f"resume: no checkpoint at {path}: the run stopped before its first checkpoint "
+                f"(trainer.checkpoint_every / trainer.checkpoint_seconds); start it again in a new directory"
+            )
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            if not isinstance(state, dict) or "model" not in state:
+                raise ValueError("not an lconv checkpoint")
+        except Exception as exc:  # truncated or overwritten: torch raises OSError, RuntimeError, EOFError, ...
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(
+                f"resume: the checkpoint {path} is damaged ({reason}); restore it from a backup, "
+                f"or start the run again in a new directory"
+            ) from None
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler and state["scheduler"]:
@@ -175,6 +207,7 @@ class Trainer:
         if self.resume_dir is not None:
             self.load_checkpoint(self.resume_dir / CHECKPOINT_FILE)
         self.model.train()
+        self._last_checkpoint = time.monotonic()
         with _catch_signals() as stop, self._progress() as advance:
             log.info("training started at step %d of %d", self.result.steps, self.max_steps)
             while self.result.steps < self.max_steps:
@@ -189,7 +222,7 @@ class Trainer:
                     if not self.show_progress:
                         shown = "".join(f"  {k} {v:.4g}" for k, v in extra.items())
                         log.info("step %d/%d  loss %.4e%s  %.1f s", step, self.max_steps, loss, shown, self.result.train_seconds)
-                if self.checkpoint_every and step % self.checkpoint_every == 0:
+                if step < self.max_steps and self._checkpoint_due(step):
                     self.save_checkpoint(complete=False)
                 if stop.signal_name is not None and step < self.max_steps:
                     path = self.save_checkpoint(complete=False)
@@ -317,7 +350,8 @@ class GeneratorState:
 
 def epoch_sampler_from_config(cfg, num_examples: int) -> EpochSampler:
     """An EpochSampler over ``num_examples`` at ``trainer.batch_size``; fills in ``trainer.max_steps``
-    (``trainer.epochs`` × steps per epoch) and ``trainer.log_every`` (once per epoch) when they are null."""
+    (``trainer.epochs`` × steps per epoch), ``trainer.log_every`` and ``trainer.checkpoint_every``
+    (once per epoch) when they are null."""
     from omegaconf import open_dict
 
     sampler = EpochSampler(num_examples, int(cfg.trainer.batch_size))
@@ -326,6 +360,8 @@ def epoch_sampler_from_config(cfg, num_examples: int) -> EpochSampler:
             cfg.trainer.max_steps = int(cfg.trainer.epochs) * sampler.steps_per_epoch
         if cfg.trainer.get("log_every") is None:
             cfg.trainer.log_every = sampler.steps_per_epoch
+        if cfg.trainer.get("checkpoint_every") is None:
+            cfg.trainer.checkpoint_every = sampler.steps_per_epoch
     return sampler
 
 
@@ -343,9 +379,16 @@ def trainer_from_config(
     """A Trainer for ``model`` with the optimizer, schedule, lengths and resume directory of the run config.
 
     ``param_groups``: torch optimizer parameter groups (e.g. one with its own ``lr``) instead of all
-    of ``model.parameters()`` at ``trainer.lr``.
+    of ``model.parameters()`` at ``trainer.lr``. The config is final here (the experiment has derived
+    ``max_steps``, ``lr``, ...), so it is recorded again in ``config.yaml`` before training starts.
     """
     from lconv_cli.optim import make_optimizer, make_schedule
+
+    for key in ("max_steps", "log_every", "checkpoint_every"):
+        if cfg.trainer.get(key) is None:
+            raise UserError(f"trainer.{key} is null; set it (only epoch-based experiments derive it from trainer.epochs)")
+    if cfg.get("resume") is None:
+        write_resolved_config(cfg, out_dir)
 
     optimizer = make_optimizer(param_groups or model.parameters(), cfg.trainer)
     return Trainer(
@@ -357,6 +400,7 @@ def trainer_from_config(
         batch_rng=batch_rng,
         log_every=cfg.trainer.log_every,
         checkpoint_every=cfg.trainer.checkpoint_every,
+        checkpoint_seconds=cfg.trainer.checkpoint_seconds,
         progress=cfg.trainer.progress,
         resume_dir=cfg.resume,
         description=description,

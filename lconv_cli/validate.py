@@ -171,8 +171,14 @@ def _variants(parsed: list[Override], groups: set[str]) -> list[list[str]]:
     return [[item for item in variant if item is not None] for variant in variants]
 
 
-def check_overrides(overrides: list[str], multirun: bool = False) -> None:
-    """Raise UserError (one line) if the overrides do not make a valid config (sweeps need ``multirun``)."""
+def check_overrides(overrides: list[str], multirun: bool = False) -> DictConfig:
+    """Raise UserError (one line) if the overrides do not make a valid config (sweeps need ``multirun``)
+    or set a value the schema refuses (``lconv_cli.schema``, for every value of a sweep).
+
+    Returns the config of the first job, with its ``hydra`` node (run and sweep directories).
+    """
+    from lconv_cli.schema import check_value, validate_config
+
     with config_loader() as loader:
         parser = OverridesParser.create(config_loader=loader)
         try:
@@ -189,9 +195,10 @@ def check_overrides(overrides: list[str], multirun: bool = False) -> None:
         except (HydraException, OmegaConfBaseException) as exc:
             raise UserError(explain(exc, [])) from None
         known = _flat_keys(base)
+        composed = []
         for variant in _variants(parsed, groups):
             try:
-                compose(CONFIG_NAME, overrides=variant, return_hydra_config=True)
+                composed.append(compose(CONFIG_NAME, overrides=variant, return_hydra_config=True))
             except (HydraException, OmegaConfBaseException) as exc:
                 raise UserError(explain(exc, known)) from None
         for override in parsed:
@@ -206,3 +213,8 @@ def check_overrides(overrides: list[str], multirun: bool = False) -> None:
                 problem = type_mismatch(old, new)
                 if problem:
                     raise UserError(f"{key} {problem}, got {value!r}")
+                if override.is_sweep_override():
+                    check_value(key, new)
+        for cfg in composed:
+            validate_config(cfg)
+        return composed[0]

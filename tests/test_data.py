@@ -37,7 +37,7 @@ def test_idx_files_round_trip(tmp_path):
     images = np.arange(3 * 28 * 28).reshape(3, 28, 28) % 256
     write_idx(raw / "t10k-images-idx3-ubyte.gz", images)
     write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.array([7, 0, 9]))
-    x, y = load_idx_dataset("fashion_mnist", tmp_path, train=False)
+    x, y = load_idx_dataset("fashion_mnist", tmp_path, train=False, verify=False)
     assert x.dtype == torch.uint8 and torch.equal(x, torch.from_numpy(images.astype(np.uint8)))
     assert y.tolist() == [7, 0, 9] and y.dtype == torch.int64
     assert read_idx(raw / "t10k-labels-idx1-ubyte.gz").shape == (3,)
@@ -70,12 +70,12 @@ def test_cifar_batches_round_trip(tmp_path, name):
         write_cifar_batch(base, file, images, [1, 2], key)
     test_images = rng.integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
     write_cifar_batch(base, test_file, test_images, [9, 0, 4], key)
-    x, y = load_cifar_dataset(name, tmp_path, train=True)
+    x, y = load_cifar_dataset(name, tmp_path, train=True, verify=False)
     assert x.shape == (2 * len(train_files), 3, 32, 32) and x.dtype == torch.uint8
     assert torch.equal(x, torch.from_numpy(np.concatenate(batches))) and y.tolist() == [1, 2] * len(train_files)
-    x, y = load_cifar_dataset(name, tmp_path, train=False)
+    x, y = load_cifar_dataset(name, tmp_path, train=False, verify=False)
     assert torch.equal(x, torch.from_numpy(test_images)) and y.tolist() == [9, 0, 4] and y.dtype == torch.int64
     (base / train_files[-1]).unlink()
     with pytest.raises(DataMissingError, match="data.download=true") as info:
-        load_cifar_dataset(name, tmp_path, train=True)
+        load_cifar_dataset(name, tmp_path, train=True, verify=False)
     assert str(base / train_files[-1]) in str(info.value) and "\n" not in str(info.value)

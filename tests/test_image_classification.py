@@ -143,10 +143,10 @@ def test_rotation_turns_the_picture_and_zero_is_the_identity():
 
 
 def test_scrambled_permutation_is_shared_across_splits_and_reruns(fake_root):
-    plain = make_image_splits("mnist", fake_root, "plain", seed=3)
-    first = make_image_splits("mnist", fake_root, "scrambled", seed=3)
-    again = make_image_splits("mnist", fake_root, "scrambled", seed=3)
-    other = make_image_splits("mnist", fake_root, "scrambled", seed=4)
+    plain = make_image_splits("mnist", fake_root, "plain", seed=3, verify=False)
+    first = make_image_splits("mnist", fake_root, "scrambled", seed=3, verify=False)
+    again = make_image_splits("mnist", fake_root, "scrambled", seed=3, verify=False)
+    other = make_image_splits("mnist", fake_root, "scrambled", seed=4, verify=False)
     perm = first.permutation
     assert sorted(perm.tolist()) == list(range(784)) and not torch.equal(perm, torch.arange(784))
     assert torch.equal(perm, again.permutation) and not torch.equal(perm, other.permutation)
@@ -157,19 +157,19 @@ def test_scrambled_permutation_is_shared_across_splits_and_reruns(fake_root):
 
 
 def test_rotation_is_seeded_and_rotate_then_scramble(fake_root):
-    a = make_image_splits("fashion_mnist", fake_root, "rotated", seed=0, max_angle_deg=30)
-    b = make_image_splits("fashion_mnist", fake_root, "rotated", seed=0, max_angle_deg=30)
-    c = make_image_splits("fashion_mnist", fake_root, "rotated", seed=1, max_angle_deg=30)
+    a = make_image_splits("fashion_mnist", fake_root, "rotated", seed=0, max_angle_deg=30, verify=False)
+    b = make_image_splits("fashion_mnist", fake_root, "rotated", seed=0, max_angle_deg=30, verify=False)
+    c = make_image_splits("fashion_mnist", fake_root, "rotated", seed=1, max_angle_deg=30, verify=False)
     assert torch.equal(a.train_angles, b.train_angles) and torch.equal(a.test_x, b.test_x)
     assert not torch.equal(a.train_angles, c.train_angles)
     assert a.train_angles.abs().max() <= 30 and a.train_angles.std() > 5 and a.permutation is None
     assert len(a.train_angles) == len(a.train_x) + len(a.val_x) and len(a.test_angles) == len(a.test_x)
-    both = make_image_splits("fashion_mnist", fake_root, "rotated_scrambled", seed=0, max_angle_deg=30)
+    both = make_image_splits("fashion_mnist", fake_root, "rotated_scrambled", seed=0, max_angle_deg=30, verify=False)
     torch.testing.assert_close(both.test_x, scramble(a.test_x, both.permutation))
 
 
 def test_validation_split_is_carved_from_train(fake_root):
-    splits = make_image_splits("cifar10", fake_root, "plain", seed=0, val_fraction=0.25)
+    splits = make_image_splits("cifar10", fake_root, "plain", seed=0, val_fraction=0.25, verify=False)
     assert len(splits.val_x) == 25 and len(splits.train_x) == 75 and len(splits.test_x) == 20
     assert splits.image_shape == (3, 32, 32)
     torch.testing.assert_close(splits.train_x.mean(dim=(0, 2, 3)), torch.zeros(3), rtol=0, atol=1e-5)
@@ -223,7 +223,7 @@ MODELS = "lconv,cnn,fc,gcn,lconv_official,cnn_official,fc_official"
 
 def test_smoke_run_of_every_model(fake_root, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = lconv("run", "-m", "experiment=image_classification", f"model={MODELS}", "scale=smoke", "logger=none",
+    proc = lconv("run", "-m", "experiment=image_classification", f"model={MODELS}", "scale=smoke", "logger=none", "data.verify=false",
                  f"hydra.sweep.dir={sweep}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert proc.returncode == 0, proc.stderr
     rows = read_json(sweep / "summary.json")
@@ -241,7 +241,7 @@ def test_smoke_run_of_every_model(fake_root, tmp_path):
 def test_cifar_and_fashion_runs_on_fake_data(fake_root, tmp_path):
     sweep = tmp_path / "sweep"
     proc = lconv("run", "-m", "experiment=image_classification", "dataset=fashion_mnist,cifar10,cifar100",
-                 "variant=plain,rotated", "model=lconv", "scale=smoke", "logger=none", f"hydra.sweep.dir={sweep}",
+                 "variant=plain,rotated", "model=lconv", "scale=smoke", "logger=none", "data.verify=false", f"hydra.sweep.dir={sweep}",
                  cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert proc.returncode == 0, proc.stderr
     rows = read_json(sweep / "summary.json")
@@ -258,7 +258,7 @@ def test_missing_data_is_one_clear_line(tmp_path):
 
 
 def test_interrupted_image_run_resumes_to_the_same_numbers(fake_root, tmp_path):
-    args = ["experiment=image_classification", "scale=smoke", "logger=none", "trainer.epochs=150"]
+    args = ["experiment=image_classification", "scale=smoke", "logger=none", "data.verify=false", "trainer.epochs=150"]
     env = {**os.environ, "WANDB_MODE": "disabled", "LCONV_DATA": str(fake_root)}
     straight = lconv("run", *args, f"paths.output_dir={tmp_path / 'straight'}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert straight.returncode == 0, straight.stderr

@@ -250,7 +250,7 @@ def fake_root(tmp_path_factory):
 def test_smoke_runs_every_family_setting(fake_root, tmp_path):
     sweep = tmp_path / "sweep"
     proc = lconv("run", "-m", "experiment=latent_symmetry", *SMOKE, "transform=rotation,sct_x", "data.task=same_image,different_image",
-                 "data.distribution=bimodal", f"hydra.sweep.dir={sweep}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+                 "data.distribution=bimodal", "data.verify=false", f"hydra.sweep.dir={sweep}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert proc.returncode == 0, proc.stderr
     rows = read_json(sweep / "summary.json")
     assert [r["status"] for r in rows] == ["ok"] * 4
@@ -269,7 +269,7 @@ def test_smoke_runs_every_family_setting(fake_root, tmp_path):
 
 
 def test_same_seed_same_numbers_and_other_datasets(fake_root, tmp_path):
-    args = ["run", "experiment=latent_symmetry", *SMOKE]
+    args = ["run", "experiment=latent_symmetry", *SMOKE, "data.verify=false"]
     env = {"LCONV_DATA": str(fake_root)}
     first = lconv(*args, f"paths.output_dir={tmp_path / 'a'}", cwd=tmp_path, env=env)
     second = lconv(*args, f"paths.output_dir={tmp_path / 'b'}", cwd=tmp_path, env=env)
@@ -278,14 +278,14 @@ def test_same_seed_same_numbers_and_other_datasets(fake_root, tmp_path):
     for key in ("generator_cos", "t_r2", "recon_mse", "final_train_loss"):
         assert a[key] == b[key], key
     sweep = tmp_path / "datasets"
-    proc = lconv("run", "-m", "experiment=latent_symmetry", *SMOKE, "dataset=fashion_mnist,cifar10", "transform=scale",
+    proc = lconv("run", "-m", "experiment=latent_symmetry", *SMOKE, "dataset=fashion_mnist,cifar10", "transform=scale", "data.verify=false",
                  f"hydra.sweep.dir={sweep}", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert [r["status"] for r in read_json(sweep / "summary.json")] == ["ok", "ok"]
 
 
 def test_sct_in_the_affine_basis_is_one_clear_line(fake_root, tmp_path):
-    proc = lconv("run", "experiment=latent_symmetry", *SMOKE, "transform=sct_x", "model.basis=affine",
+    proc = lconv("run", "experiment=latent_symmetry", *SMOKE, "transform=sct_x", "model.basis=affine", "data.verify=false",
                  f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert proc.returncode == 2
     assert "do not fit model.basis=affine" in proc.stderr

@@ -25,9 +25,9 @@ def fake_root(tmp_path_factory):
 
 
 def test_rotated_mnist_protocol_is_seeded_and_disjoint(fake_root):
-    splits, source = make_rotated_mnist(fake_root, seed=0)
-    again, _ = make_rotated_mnist(fake_root, seed=0)
-    other, _ = make_rotated_mnist(fake_root, seed=1)
+    splits, source = make_rotated_mnist(fake_root, seed=0, verify=False)
+    again, _ = make_rotated_mnist(fake_root, seed=0, verify=False)
+    other, _ = make_rotated_mnist(fake_root, seed=1, verify=False)
     assert "seeded" in source
     train_x, train_y = splits["train"]
     test_x, _ = splits["test"]
@@ -71,7 +71,7 @@ def test_official_per_group_settings(compose_cfg):
 
 
 def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path):
-    proc = lconv("run", "experiment=lieconv_rotmnist", "group=SO2", *SMOKE, f"paths.output_dir={tmp_path / 'run'}",
+    proc = lconv("run", "experiment=lieconv_rotmnist", "group=SO2", *SMOKE, "data.verify=false", f"paths.output_dir={tmp_path / 'run'}",
                  cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert proc.returncode == 0, proc.stderr
     metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
@@ -81,7 +81,7 @@ def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path):
 
 
 def test_an_unknown_group_is_a_clear_error(fake_root, tmp_path):
-    proc = lconv("run", "experiment=lieconv_rotmnist", "group=SE3", *SMOKE, cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    proc = lconv("run", "experiment=lieconv_rotmnist", "group=SE3", *SMOKE, "data.verify=false", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
     assert proc.returncode == 2
     assert "group=SE3 is not a group on R^2; choose one of Trivial, T2, SO2, RxSO2, SE2" in proc.stderr
 

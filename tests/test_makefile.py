@@ -29,9 +29,9 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     make = [
         "make", f"VENV={VENV}", "-o", f"{VENV}/.installed", "-o", "install", "QUICK=1",
         "IMAGE_DATASETS=mnist", "IMAGE_VARIANTS=plain,rotated_scrambled", "SEEDS=0,1",
-        "IMAGE_ARGS=trainer.epochs=1 data.train_subset=600 data.test_subset=200",
-        "LATENT_ARGS=trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
-        "ROTMNIST_ARGS=model.k=16 model.num_layers=2 trainer.epochs=1 data.train_subset=50 data.val_size=20 data.test_subset=40",
+        "IMAGE_ARGS=trainer.epochs=1 data.train_subset=600 data.test_subset=200 data.verify=false",
+        "LATENT_ARGS=data.verify=false trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
+        "ROTMNIST_ARGS=data.verify=false model.k=16 model.num_layers=2 trainer.epochs=1 data.train_subset=50 data.val_size=20 data.test_subset=40",
         "QM9_ARGS=model.k=32 model.num_layers=2 trainer.epochs=1 data.train_subset=60 data.valid_subset=30 data.test_subset=30",
         "SPRINGS_MODELS=T2 fc", f"SPRINGS_ARGS={SPRINGS_TINY} data.num_train=16 trainer.epochs=1",
         "SPRINGS_SIZES=8,16", "SPRINGS_SIZE_MODELS=hlieresnet,fc", f"SPRINGS_SIZE_ARGS={SPRINGS_TINY} trainer.max_steps=2 trainer.log_every=1",

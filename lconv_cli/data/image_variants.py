@@ -27,13 +27,16 @@ VARIANTS = {"plain": (False, False), "rotated": (True, False), "scrambled": (Fal
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
 
-def load_image_dataset(name: str, root: str, train: bool, download: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images uint8 (N, C, H, W), labels int64 (N,)) of a named dataset's official split."""
+def load_image_dataset(
+    name: str, root: str, train: bool, download: bool = False, verify: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(images uint8 (N, C, H, W), labels int64 (N,)) of a named dataset's official split
+    (``verify``: check the files against their published MD5 sums)."""
     if name in IDX_DATASETS:
-        images, labels = load_idx_dataset(name, root, train, download)
+        images, labels = load_idx_dataset(name, root, train, download, verify)
         return images[:, None], labels
     if name in CIFAR_DATASETS:
-        return load_cifar_dataset(name, root, train, download)
+        return load_cifar_dataset(name, root, train, download, verify)
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
@@ -136,6 +139,7 @@ def make_image_splits(
     train_subset: int | None = None,
     test_subset: int | None = None,
     download: bool = False,
+    verify: bool = True,
 ) -> ImageSplits:
     """Load ``name`` from ``root``, apply ``variant`` with draws seeded by ``seed``, carve validation from train.
 
@@ -147,8 +151,8 @@ def make_image_splits(
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}; got {interpolation!r}")
     rngs = seeded_generators(seed, "train_angles", "test_angles", "permutation", "validation")
-    train_images, train_labels = load_image_dataset(name, root, train=True, download=download)
-    test_images, test_labels = load_image_dataset(name, root, train=False, download=download)
+    train_images, train_labels = load_image_dataset(name, root, train=True, download=download, verify=verify)
+    test_images, test_labels = load_image_dataset(name, root, train=False, download=download, verify=verify)
     if train_subset:
         train_images, train_labels = train_images[:train_subset], train_labels[:train_subset]
     if test_subset:

@@ -158,25 +158,29 @@ def parse_qm9_csv(paths: Sequence[str | Path], max_rows: int | None = None) -> d
     }
 
 
-def qm9_cache_path(data_dir: str | Path, max_rows: int | None = None) -> Path:
-    """``<data_dir>/qm9/qm9_qm9pack-<version>.pt`` (with ``_first<max_rows>`` for partial parses)."""
+def qm9_cache_path(cache_dir: str | Path, max_rows: int | None = None) -> Path:
+    """``<cache_dir>/qm9/qm9_qm9pack-<version>.pt`` (with ``_first<max_rows>`` for partial parses)."""
     try:
         version = importlib.metadata.version("qm9pack")
     except importlib.metadata.PackageNotFoundError:
         version = "1.0.3"
     suffix = "" if max_rows is None else f"_first{max_rows}"
-    return Path(data_dir) / "qm9" / f"qm9_qm9pack-{version}{suffix}.pt"
+    return Path(cache_dir) / "qm9" / f"qm9_qm9pack-{version}{suffix}.pt"
 
 
-def load_qm9(data_dir: str | Path, max_rows: int | None = None) -> dict:
-    """QM9 as :func:`parse_qm9_csv` returns it, parsed once and cached under ``data_dir`` (see :func:`qm9_cache_path`).
+def load_qm9(cache_dir: str | Path, max_rows: int | None = None) -> dict:
+    """QM9 as :func:`parse_qm9_csv` returns it, parsed once and cached under ``cache_dir`` (see :func:`qm9_cache_path`).
 
     The cache holds the atoms unpadded (uint8 charges, float32 positions) and is re-padded on load.
     It is written to a temporary name and renamed, so an interrupted run leaves no partial file.
     """
-    path = qm9_cache_path(data_dir, max_rows)
+    path = qm9_cache_path(cache_dir, max_rows)
     if path.is_file():
-        cached = torch.load(path, weights_only=True)
+        try:
+            cached = torch.load(path, weights_only=True)
+        except Exception as error:  # truncated or foreign file: parse again
+            log.warning("QM9 cache %s is unreadable (%s); parsing again", path, error)
+            cached = {}
         if cached.get("format") == CACHE_FORMAT and cached.get("target_names") == TARGET_NAMES:
             return _unpack(cached)
         log.info("QM9 cache %s is outdated; parsing again", path)
@@ -188,8 +192,8 @@ def load_qm9(data_dir: str | Path, max_rows: int | None = None) -> dict:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(_pack(data), tmp)
         os.replace(tmp, path)
-    except OSError as error:  # a read-only data root: use the parse, say why it is not kept
-        log.warning("QM9 not cached (%s); it will be parsed again next time. Set paths.data_dir to a writable folder.", error)
+    except OSError as error:  # an unwritable cache folder: use the parse, say why it is not kept
+        log.warning("QM9 not cached (%s); it will be parsed again next time. Set paths.cache_dir to a writable folder.", error)
     finally:
         tmp.unlink(missing_ok=True)
     return data

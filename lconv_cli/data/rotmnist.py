@@ -59,13 +59,16 @@ def load_larochelle(root: str | Path) -> dict[str, tuple[torch.Tensor, torch.Ten
     return {split: _read_amat(texts[split]) for split in AMAT_FILES}
 
 
-def make_rotated_mnist(root: str | Path, seed: int = 0, download: bool = False) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], str]:
-    """({"train": (images, labels), "test": (images, labels)}, source description)."""
+def make_rotated_mnist(
+    root: str | Path, seed: int = 0, download: bool = False, verify: bool = True
+) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], str]:
+    """({"train": (images, labels), "test": (images, labels)}, source description); ``verify``
+    checks the MNIST files against their published MD5 sums."""
     original = load_larochelle(root)
     if original is not None:
         return original, "mnist_rotation_new (Larochelle et al.)"
-    train_x, train_y = load_idx_dataset("mnist", root, train=True, download=download)
-    test_x, test_y = load_idx_dataset("mnist", root, train=False, download=download)
+    train_x, train_y = load_idx_dataset("mnist", root, train=True, download=download, verify=verify)
+    test_x, test_y = load_idx_dataset("mnist", root, train=False, download=download, verify=verify)
     images = torch.cat([train_x, test_x]).float().div_(255)[:, None]
     labels = torch.cat([train_y, test_y])
     generator = torch.Generator().manual_seed(seed)

@@ -129,18 +129,22 @@ def generate_split(settings: SpringSettings, split: str, num_systems: int) -> Sp
     return SpringSplit(masses, springs, chunk, starts, long)
 
 
-def cache_path(data_dir: str | Path, settings: SpringSettings, split: str, num_systems: int) -> Path:
-    """``<data_dir>/springs/<split>-<N>-<hash of the settings>.pt``."""
+def cache_path(cache_dir: str | Path, settings: SpringSettings, split: str, num_systems: int) -> Path:
+    """``<cache_dir>/springs/<split>-<N>-<hash of the settings>.pt``."""
     key = json.dumps({**asdict(settings), "format": CACHE_FORMAT}, sort_keys=True)
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    return Path(data_dir) / "springs" / f"{split}-{num_systems}-{digest}.pt"
+    return Path(cache_dir) / "springs" / f"{split}-{num_systems}-{digest}.pt"
 
 
-def load_split(data_dir: str | Path, settings: SpringSettings, split: str, num_systems: int) -> SpringSplit:
-    """A split from the cache, generated (and cached, when ``data_dir`` is writable) the first time."""
-    path = cache_path(data_dir, settings, split, num_systems)
+def load_split(cache_dir: str | Path, settings: SpringSettings, split: str, num_systems: int) -> SpringSplit:
+    """A split from the cache, generated (and cached, when ``cache_dir`` is writable) the first time;
+    a damaged cache file is generated again."""
+    path = cache_path(cache_dir, settings, split, num_systems)
     if path.is_file():
-        return SpringSplit(**torch.load(path, weights_only=True))
+        try:
+            return SpringSplit(**torch.load(path, weights_only=True))
+        except Exception as error:  # truncated or foreign file: the systems are cheap to regenerate
+            log.warning("spring cache %s is unreadable (%s); generating the systems again", path, error)
     log.info("Generating %d %s spring systems (once; cached at %s)", num_systems, split, path)
     data = generate_split(settings, split, num_systems)
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
@@ -148,8 +152,8 @@ def load_split(data_dir: str | Path, settings: SpringSettings, split: str, num_s
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(asdict(data), tmp)
         os.replace(tmp, path)
-    except OSError as error:  # a read-only data root: use the generated systems, say why they are not kept
-        log.warning("spring systems not cached (%s); they will be generated again. Set paths.data_dir to a writable folder.", error)
+    except OSError as error:  # an unwritable cache folder: use the generated systems, say why they are not kept
+        log.warning("spring systems not cached (%s); they will be generated again. Set paths.cache_dir to a writable folder.", error)
     finally:
         tmp.unlink(missing_ok=True)
     return data
