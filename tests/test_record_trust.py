@@ -4,7 +4,6 @@ clear lines for unwritable paths and damaged files, caches out of the data root,
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import shutil
 import signal
@@ -16,7 +15,6 @@ import pytest
 import yaml
 
 from lconv_cli import rundir
-from lconv_cli.errors import UserError
 from tests.conftest import LCONV, SMOKE, lconv, read_json, wait_for
 from tests.fake_datasets import fake_idx_dataset
 
