@@ -128,7 +128,7 @@ def changed_on_resume(run_dir: Path, saved: list[str], user: list[str]) -> list[
         else:
             old = OmegaConf.select(recorded, key, default=KeyError, throw_on_resolution_failure=False)
             old = OmegaConf.to_container(old) if isinstance(old, (DictConfig, ListConfig)) else old
-            same = old is not KeyError and (old == value or (isinstance(old, (int, float)) and isinstance(value, (int, float)) and float(old) == float(value)))
+            same = old is not KeyError and old == value  # 1 == 1.0: an int may restate a float
         if not same:
             changed.append(key)
     return changed
@@ -213,14 +213,14 @@ def place_record(overrides: list[str], composed, multirun: bool) -> tuple[list[s
     if multirun:
         sweep_dir = Path(str(composed.hydra.sweep.dir))
         if _has_override(overrides, "hydra.sweep.dir"):
-            return overrides, rundir.claim_named(sweep_dir, "hydra.sweep.dir", "sweep")
+            return overrides, rundir.claim_named(sweep_dir, "hydra.sweep.dir", rundir.refuse_existing_sweep)
         sweep_dir = rundir.claim(sweep_dir, "paths.log_dir (or hydra.sweep.dir)")
         return [*overrides, f"hydra.sweep.dir={_quote(str(sweep_dir))}"], sweep_dir
     run_dir = Path(str(composed.hydra.run.dir))
     if _has_override(overrides, "resume"):
         return overrides, None
     if _has_override(overrides, "paths.output_dir", "hydra.run.dir"):
-        rundir.claim_named(run_dir, "paths.output_dir")
+        rundir.claim_named(run_dir, "paths.output_dir", rundir.refuse_existing_run)
         return overrides, None
     run_dir = rundir.claim(run_dir, "paths.log_dir (or paths.output_dir)")
     return [*overrides, f"hydra.run.dir={_quote(str(run_dir))}"], None

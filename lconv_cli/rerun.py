@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import tempfile
 import time
+from importlib import resources
 from pathlib import Path
 
-from omegaconf import OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lconv_cli import rundir
 from lconv_cli.errors import UserError
@@ -21,14 +22,12 @@ from lconv_cli.record import CONFIG_FILE
 RERUN_CONFIG_NAME = "rerun"
 
 
-def hydra_settings(run_dir: Path) -> dict:
-    """The runner's Hydra settings (as in conf/config.yaml) for a single run recorded in ``run_dir``."""
-    return {
-        "job": {"name": "run", "chdir": False},
-        "run": {"dir": str(run_dir)},
-        "callbacks": {"sweep_summary": {"_target_": "lconv_cli.sweep.SweepSummary"}},
-        "help": {"app_name": "lconv run"},
-    }
+def hydra_settings(run_dir: Path) -> DictConfig:
+    """The runner's Hydra settings (the ``hydra`` node of the bundled conf/config.yaml), recording a
+    single run in ``run_dir``."""
+    settings = OmegaConf.create(resources.files("lconv_cli.conf").joinpath("config.yaml").read_text()).hydra
+    settings.run.dir = str(run_dir)
+    return settings
 
 
 def rerun_config_dir(source: Path) -> tuple[Path, Path]:

@@ -18,6 +18,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from lconv_cli.errors import UserError
 from lconv_cli.record import CONFIG_FILE, read_status
@@ -66,18 +67,16 @@ def _write_marker(path: Path) -> bool:
     return True
 
 
-def claim_named(path: str | Path, key: str, what: str = "run") -> Path:
-    """Claim a directory the user named for a run (or sweep): create it if needed and mark it, or
-    raise UserError (one line) if it cannot be written or already holds (or is claimed by) another."""
+def claim_named(path: str | Path, key: str, refuse: Callable[[Path], None]) -> Path:
+    """Claim a directory the user named: create it if needed, let ``refuse`` (``refuse_existing_run``
+    or ``refuse_existing_sweep``) reject one that holds a record, and mark it; UserError (one line)
+    if it cannot be written or another process marked it first."""
     path = ensure_writable(path, key)
-    if what == "run":
-        refuse_existing_run(path)
-    else:
-        refuse_existing_sweep(path)
+    refuse(path)
     if not _write_marker(path):
         raise UserError(
-            f"{path} is claimed by another {what} ({(path / CLAIM_FILE).read_text().strip()}); "
-            f"choose another {key}, or delete that folder if no {what} uses it"
+            f"{path} is claimed by another run ({(path / CLAIM_FILE).read_text().strip()}); "
+            f"choose another {key}, or delete that folder if no run uses it"
         )
     return path
 
