@@ -62,7 +62,7 @@ results/so2_fig4-%-$(SCALE)/.done:
 	touch $@
 
 figures/so2_figure4-$(SCALE).pdf: $(foreach m,$(FIG4_MODELS),results/so2_fig4-$(m)-$(SCALE)/.done)
-	$(BIN)/python -m lconv_cli.paper_figures so2 $(foreach m,$(FIG4_MODELS),--run $(m)=results/so2_fig4-$(m)-$(SCALE)) --out $(@:.pdf=)
+	$(BIN)/python -m lconv_cli.reporting.paper_figures so2 $(foreach m,$(FIG4_MODELS),--run $(m)=results/so2_fig4-$(m)-$(SCALE)) --out $(@:.pdf=)
 
 fig-so2: install figures/so2_generator-$(SCALE).pdf figures/so2_figure4-$(SCALE).pdf ## L-conv Fig. 4 (recursive, fixed-angle, least squares vs L_SW, G_cd) and our learned generator (QUICK=1: CPU scale)
 
@@ -92,7 +92,7 @@ results/images-$(SCALE)/.done:
 	touch $@
 
 figures/images_table-$(SCALE).md: results/images-$(SCALE)/.done
-	$(BIN)/python -m lconv_cli.paper_figures images --runs results/images-$(SCALE) --out figures/images_table-$(SCALE)
+	$(BIN)/python -m lconv_cli.reporting.paper_figures images --runs results/images-$(SCALE) --out figures/images_table-$(SCALE)
 
 table-images: install figures/images_table-$(SCALE).md ## L-conv Fig. 9: image classification table + bar chart, 3 seeds (QUICK=1: MNIST, FashionMNIST on CPU)
 
@@ -106,7 +106,7 @@ results/latent-%-$(SCALE)/.done:
 	touch $@
 
 figures/latent_flows-$(SCALE).pdf: $(foreach t,$(LATENT_TRANSFORMS),results/latent-$(t)-$(SCALE)/.done)
-	$(BIN)/python -m lconv_cli.paper_figures latent $(foreach t,$(LATENT_TRANSFORMS),--run $(t)=results/latent-$(t)-$(SCALE)) --out $(@:.pdf=)
+	$(BIN)/python -m lconv_cli.reporting.paper_figures latent $(foreach t,$(LATENT_TRANSFORMS),--run $(t)=results/latent-$(t)-$(SCALE)) --out $(@:.pdf=)
 
 fig-sct: install figures/latent_flows-$(SCALE).pdf ## Symmetry-detection Figs. 2-3: rotation, scaling, translation, SCT on MNIST (QUICK=1: CPU scale)
 
@@ -130,7 +130,7 @@ results/qm9-$(SCALE)/.done:
 	touch $@
 
 figures/lieconv_%_table-$(SCALE).md: results/%-$(SCALE)/.done
-	$(BIN)/python -m lconv_cli.paper_figures lieconv --runs results/$*-$(SCALE) --out $(@:.md=)
+	$(BIN)/python -m lconv_cli.reporting.paper_figures lieconv --runs results/$*-$(SCALE) --out $(@:.md=)
 
 table-rotmnist: install figures/lieconv_rotmnist_table-$(SCALE).md ## LieConv Table 1: rotated-MNIST test error per group (QUICK=1: CPU scale)
 table-qm9: install figures/lieconv_qm9_table-$(SCALE).md ## LieConv Table 2: QM9 MAE per target, T(3) (QUICK=1: HOMO at CPU scale)
@@ -161,7 +161,7 @@ results/springs_sizes-$(SCALE)/.done:
 	touch $@
 
 figures/springs-$(SCALE).md: $(foreach m,$(SPRINGS_MODELS),results/springs-$(m)-$(SCALE)/.done) results/springs_sizes-$(SCALE)/.done
-	$(BIN)/python -m lconv_cli.paper_figures springs $(foreach m,$(SPRINGS_MODELS),--run '$(call springs_label,$(m))=results/springs-$(m)-$(SCALE)') --sizes results/springs_sizes-$(SCALE) --out figures/springs-$(SCALE)
+	$(BIN)/python -m lconv_cli.reporting.paper_figures springs $(foreach m,$(SPRINGS_MODELS),--run '$(call springs_label,$(m))=results/springs-$(m)-$(SCALE)') --sizes results/springs_sizes-$(SCALE) --out figures/springs-$(SCALE)
 
 fig-springs: install figures/springs-$(SCALE).md ## LieConv Figs. 6-8: spring trajectories, momentum conservation, errors, data scaling (QUICK=1: CPU scale)
 

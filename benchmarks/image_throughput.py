@@ -19,7 +19,7 @@ from hydra import compose, initialize_config_module
 from rich.console import Console
 from rich.table import Table
 
-from lconv_cli.device import resolve_device
+from lconv_cli.runner.device import resolve_device
 from lconv_cli.experiments.image_classification import build_classifier
 from lconv_cli.models import num_params
 

@@ -25,8 +25,8 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from lconv_cli.lie.lie_groups import se2_exp, se2_log, se3_exp, se3_log, so3_exp, so3_log
-from lconv_cli.lie.point_groups import make_group
+from lconv_cli.groups.lie_groups import se2_exp, se2_log, se3_exp, se3_log, so3_exp, so3_log
+from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models.lieconv import LieResNet
 
 GROUPS = [("Trivial", 2, 1), ("T2", 2, 1), ("SO2", 2, 1), ("RxSO2", 2, 1), ("SE2", 2, 2), ("Trivial", 3, 1), ("T3", 3, 1), ("SO3", 3, 4), ("SE3", 3, 4)]

@@ -63,7 +63,7 @@ def molecule_batches(batch_size: int, count: int, seed: int = 0):
 
 
 def build(case: str):
-    from lconv_cli.lie.point_groups import make_group
+    from lconv_cli.groups.point_groups import make_group
     from lconv_cli.models.lieconv import ImageLieResNet, MoleculeLieResNet
 
     domain, group = case.split("-")
@@ -84,7 +84,7 @@ def worker(case: str, steps: int, warmup: int, batch_size: int | None, points: i
 
     torch.manual_seed(0)
     if points is not None:  # memory scaling: a T(2) LieResNet on `points` random points, nbhd 25
-        from lconv_cli.lie.point_groups import make_group
+        from lconv_cli.groups.point_groups import make_group
         from lconv_cli.models.lieconv import LieResNet
 
         model = LieResNet(1, 10, make_group("T2", 2), [128] * 4, fills=[0.1] * 3, nbhd=25)

@@ -29,14 +29,14 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from lconv_cli.configuring import choose
-from lconv_cli.figures import save_figure, show_matrix
-from lconv_cli.generators_file import FILE_NAME, save_generators
+from lconv_cli.runner.configuring import choose
+from lconv_cli.reporting.figures import save_figure, show_matrix
+from lconv_cli.data.generators_file import FILE_NAME, save_generators
 from lconv_cli.lie import bracket, closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import ALGEBRAS, AlgebraCase, invariance_residuals, invariant_gradients
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import trainer_from_config
 
 log = logging.getLogger(__name__)
 

@@ -25,16 +25,16 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 from lconv_cli.data.image_variants import ImageSplits, make_image_splits
 from lconv_cli.errors import UserError
-from lconv_cli.figures import save_figure
-from lconv_cli.generators_file import load_generators
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.data.generators_file import load_generators
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d, rotation_generator_2d
 from lconv_cli.models import ConvClassifier, LConvClassifier, MLPClassifier, num_params
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, TrainResult, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import BestModel, TrainResult, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 

@@ -30,10 +30,10 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 from lconv_cli.data.image_variants import load_image_dataset
 from lconv_cli.errors import UserError
-from lconv_cli.figures import save_figure
+from lconv_cli.reporting.figures import save_figure
 from lconv_cli.lie import ascii_field_names, coefficient_cos, field_basis_names, field_vector
 from lconv_cli.data.symmetry_pairs import (
     DISTRIBUTIONS,
@@ -49,10 +49,10 @@ from lconv_cli.data.symmetry_pairs import (
 from lconv_cli.lie.flows import field_velocity, grid_points, has_quadratic_part
 from lconv_cli.models import num_params
 from lconv_cli.models.latent_flow import LatentFlowModel
-from lconv_cli.parameter_metrics import affine_alignment, r2_score, wasserstein_1d
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import trainer_from_config
+from lconv_cli.lie.parameter_metrics import affine_alignment, r2_score, wasserstein_1d
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import trainer_from_config
 
 log = logging.getLogger(__name__)
 

@@ -23,18 +23,18 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 from lconv_cli.data.qm9 import TARGET_NAMES, TARGETS, TargetScaler, atom_features, load_qm9, qm9_split
 from lconv_cli.experiments.image_classification import plot_learning_curve
 from lconv_cli.experiments.lieconv_rotmnist import group_setting
-from lconv_cli.figures import save_figure
-from lconv_cli.lie.lie_groups import uniform_rotation_3d
-from lconv_cli.lie.point_groups import make_group
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.groups.lie_groups import uniform_rotation_3d
+from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import MoleculeLieResNet
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 250

@@ -25,13 +25,13 @@ from omegaconf import DictConfig
 from lconv_cli.data.image_variants import rotate_images
 from lconv_cli.data.rotmnist import MEAN, STD, make_rotated_mnist
 from lconv_cli.experiments.image_classification import plot_learning_curve
-from lconv_cli.figures import save_figure
-from lconv_cli.lie.point_groups import make_group
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)

@@ -13,9 +13,9 @@ Metrics (test split): ``rollout_mse`` (5-step chunks, float32 as trained); on lo
 (mean over steps and systems of ‖ẑ − z‖/(‖ẑ‖ + ‖z‖)), ``energy_rel_err`` (the same for the true
 energy of the predicted states against the initial energy), ``linear_momentum_drift`` and
 ``angular_momentum_drift`` (mean over systems of the largest relative drift along the rollout,
-``lconv_cli.physics.momentum_drift``), ``linear_momentum_rate`` and ``angular_momentum_rate`` (the
+``lconv_cli.physics.hamiltonian.momentum_drift``), ``linear_momentum_rate`` and ``angular_momentum_rate`` (the
 same for the rate of change of the momenta under the model's vector field at the rollout's states,
-``lconv_cli.physics.momentum_rates``: conservation in continuous time, without the integrator),
+``lconv_cli.physics.hamiltonian.momentum_rates``: conservation in continuous time, without the integrator),
 and ``true_*`` the same quantities for the ground-truth RK4 trajectories and field: the floor. RK4 keeps linear invariants to rounding but not
 quadratic ones, so the angular momentum floor is the integrator's truncation error.
 """
@@ -32,13 +32,13 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig, open_dict
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 from lconv_cli.data.springs import SpringSettings, SpringSplit, load_split
 from lconv_cli.errors import UserError
 from lconv_cli.experiments.image_classification import plot_learning_curve
 from lconv_cli.experiments.lieconv_rotmnist import group_setting
-from lconv_cli.figures import save_figure
-from lconv_cli.lie.point_groups import make_group
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.dynamics import (
     DynamicsModel,
@@ -48,7 +48,7 @@ from lconv_cli.models.dynamics import (
     HamiltonianGraph,
     HamiltonianLieResNet,
 )
-from lconv_cli.physics import (
+from lconv_cli.physics.hamiltonian import (
     angular_momentum,
     integrate,
     linear_momentum,
@@ -59,9 +59,9 @@ from lconv_cli.physics import (
     spring_hamiltonian,
     spring_vector_field,
 )
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import BestModel, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import BestModel, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 SPRING_GROUPS = ("T2", "SO2", "Trivial")

@@ -26,19 +26,19 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 from lconv_cli.data import PairSet, make_rotation_pairs
 from lconv_cli.data.rotation_pairs import ROTATIONS
 from lconv_cli.errors import UserError
-from lconv_cli.figures import save_figure, scaled_to_match, show_matrix
-from lconv_cli.generators_file import FILE_NAME, load_generators, save_generators
+from lconv_cli.reporting.figures import save_figure, scaled_to_match, show_matrix
+from lconv_cli.data.generators_file import FILE_NAME, load_generators, save_generators
 from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_cos, rotation_generator_2d
 from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, polish_generator
 from lconv_cli.models import ExpGenerator, FixedAngleStep, RecursiveAngleNet, UnknownAngleGenerator, num_params
 from lconv_cli.models.generator import EXP_METHODS
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import Trainer, TrainResult, trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import Trainer, TrainResult, trainer_from_config
 
 log = logging.getLogger(__name__)
 

@@ -17,17 +17,17 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 from lconv_cli.data import make_shift_pairs
-from lconv_cli.figures import save_figure, show_matrix
-from lconv_cli.generators_file import FILE_NAME, save_generators
+from lconv_cli.reporting.figures import save_figure, show_matrix
+from lconv_cli.data.generators_file import FILE_NAME, save_generators
 from lconv_cli.lie import generator_cos, sw_derivative_matrix, sw_shift_matrix
 from lconv_cli.lie.shift_approximation import recursive_shift, shift_approximations
 from lconv_cli.models import ExpGenerator
 from lconv_cli.models.generator import EXP_METHODS
-from lconv_cli.registry import register
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import trainer_from_config
+from lconv_cli.runner.registry import register
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import trainer_from_config
 
 log = logging.getLogger(__name__)
 

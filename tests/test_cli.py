@@ -78,7 +78,7 @@ def test_version_and_usage(tmp_path):
 
 
 def test_split_flags_moves_hydra_flags_to_the_front():
-    from lconv_cli.cli import split_flags
+    from lconv_cli.runner.cli import split_flags
 
     args = ["a=1", "-m", "b=1,2", "--cfg", "job", "-p", "trainer", "--info", "searchpath", "c=3", "--resolve"]
     assert split_flags(args) == (

@@ -5,8 +5,8 @@ from importlib import resources
 import pytest
 from omegaconf import OmegaConf
 
-from lconv_cli.cli import experiment_names
-from lconv_cli.registry import REGISTRY, get_experiment
+from lconv_cli.runner.cli import experiment_names
+from lconv_cli.runner.registry import REGISTRY, get_experiment
 
 EXPERIMENTS = experiment_names()
 SCALES = ["smoke", "quick", "paper"]

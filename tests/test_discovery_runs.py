@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from lconv_cli import paper_figures
+from lconv_cli.reporting import paper_figures
 from lconv_cli.errors import UserError
-from lconv_cli.generators_file import load_generators, save_generators
+from lconv_cli.data.generators_file import load_generators, save_generators
 from lconv_cli.models import LConv, RecursiveAngleNet
 from tests.conftest import SMOKE, lconv, read_json
 

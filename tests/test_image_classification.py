@@ -14,7 +14,7 @@ from lconv_cli.experiments.image_classification import build_classifier
 from lconv_cli.data.image_variants import make_image_splits, rotate_images, scramble
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d
 from lconv_cli.models import LConv, num_params
-from lconv_cli.training import BestModel, EpochSampler, Trainer
+from lconv_cli.train.trainer import BestModel, EpochSampler, Trainer
 from tests.conftest import LCONV, lconv, read_json, wait_for
 from tests.fake_datasets import fake_cifar_dataset, fake_idx_dataset
 

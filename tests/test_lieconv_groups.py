@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lconv_cli.errors import UserError
-from lconv_cli.lie.lie_groups import (
+from lconv_cli.groups.lie_groups import (
     cosc,
     coscc,
     half_cot,
@@ -25,7 +25,7 @@ from lconv_cli.lie.lie_groups import (
     vee,
     wrap_angle,
 )
-from lconv_cli.lie.point_groups import SE2, SE3, SO2, SO3, RxSO2, Translations, Trivial, make_group
+from lconv_cli.groups.point_groups import SE2, SE3, SO2, SO3, RxSO2, Translations, Trivial, make_group
 
 GEN = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
 

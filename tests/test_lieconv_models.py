@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import lconv_cli.models.point_sampling as sampling
-from lconv_cli.lie.point_groups import Translations, make_group
+from lconv_cli.groups.point_groups import Translations, make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet, LieResNet, MaskBatchNorm, MoleculeLieResNet, image_grid
 from lconv_cli.models.point_sampling import ball_neighbourhoods, farthest_point_indices, uniform_noise

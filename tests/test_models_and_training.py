@@ -7,8 +7,8 @@ import torch
 
 from lconv_cli.errors import Diverged, UserError
 from lconv_cli.models import ExpGenerator
-from lconv_cli.seeding import seeded_generators
-from lconv_cli.training import Trainer
+from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.trainer import Trainer
 
 
 def _model(method, **kwargs):
@@ -89,7 +89,7 @@ def test_resume_without_checkpoint_is_a_user_error(tmp_path):
 def test_schedules_by_name():
     from omegaconf import OmegaConf
 
-    from lconv_cli.optim import make_optimizer, make_schedule
+    from lconv_cli.train.optim import make_optimizer, make_schedule
 
     cfg = OmegaConf.create({"optimizer": "adam", "lr": 0.1, "lr_schedule": "cosine", "max_steps": 10})
     params = [torch.nn.Parameter(torch.zeros(2))]

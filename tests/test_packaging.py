@@ -30,7 +30,7 @@ def test_wheel_contains_conf_and_experiments_and_runs_from_it(tmp_path):
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); import lconv_cli; "
         "assert lconv_cli.__file__.startswith(sys.argv[1]), lconv_cli.__file__; "
-        "from lconv_cli.cli import main; raise SystemExit(main(['run', 'scale=smoke', '--cfg', 'job']))"
+        "from lconv_cli.runner.cli import main; raise SystemExit(main(['run', 'scale=smoke', '--cfg', 'job']))"
     )
     proc = subprocess.run([sys.executable, "-c", code, str(site)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

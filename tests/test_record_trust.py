@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lconv_cli import rundir
+from lconv_cli.runner import rundir
 from tests.conftest import LCONV, SMOKE, lconv, read_json, wait_for
 from tests.fake_datasets import fake_idx_dataset
 
@@ -346,7 +346,7 @@ def test_an_interrupted_sweep_writes_its_summary(tmp_path):
 
 
 def test_auto_threads_takes_the_free_cpus():
-    from lconv_cli.threads import auto_threads, available_cpus, busy_cpus
+    from lconv_cli.runner.threads import auto_threads, available_cpus, busy_cpus
 
     cpus = available_cpus()
     assert auto_threads(busy=0.0) == cpus
@@ -360,14 +360,14 @@ def test_the_thread_count_is_recorded_and_kept_on_resume(finished_run, tmp_path)
     run_dir = copy_run(finished_run, tmp_path)
     recorded = yaml.safe_load((run_dir / "config.yaml").read_text())["num_threads"]
     assert isinstance(recorded, int) and recorded >= 1
-    from lconv_cli.cli import resume_overrides
+    from lconv_cli.runner.cli import resume_overrides
 
     assert f"num_threads={recorded}" in resume_overrides([f"resume={run_dir}"])
     assert "num_threads" in one_line_error(lconv("run", f"resume={run_dir}", f"num_threads={recorded + 1}", cwd=tmp_path))
 
 
 def test_runs_starting_together_share_the_cpus_through_claims(tmp_path, monkeypatch):
-    from lconv_cli import threads
+    from lconv_cli.runner import threads
 
     monkeypatch.setattr(threads, "claims_dir", lambda: tmp_path)
     monkeypatch.setattr(threads, "busy_cpus", lambda seconds=0.0: 0.0)
@@ -385,7 +385,7 @@ def test_runs_starting_together_share_the_cpus_through_claims(tmp_path, monkeypa
 def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
     import torch
 
-    from lconv_cli.training import Trainer
+    from lconv_cli.train.trainer import Trainer
 
     model = torch.nn.Linear(3, 1)
     trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,

@@ -67,8 +67,8 @@ def test_user_error_inside_a_run_exits_2(tmp_path):
 
 
 def test_programming_error_keeps_traceback_in_run_log(tmp_path, monkeypatch, capfd):
-    from lconv_cli import registry
-    from lconv_cli.cli import main
+    from lconv_cli.runner import registry
+    from lconv_cli.runner.cli import main
 
     registry.get_experiment("so2_discovery")
 

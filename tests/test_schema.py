@@ -11,7 +11,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from lconv_cli.errors import UserError
-from lconv_cli.schema import Number, Numbers, check_value, numeric_keys, rule_for, validate_config
+from lconv_cli.runner.schema import Number, Numbers, check_value, numeric_keys, rule_for, validate_config
 
 
 def _options(group: str) -> list[str]:
@@ -56,7 +56,7 @@ def test_every_default_config_is_valid():
 
 def test_every_numeric_key_has_a_rule():
     missing = sorted({key for _, _, key in CASES if rule_for(key) is None})
-    assert not missing, f"add these keys to lconv_cli/schema.py RULES: {missing}"
+    assert not missing, f"add these keys to lconv_cli/runner/schema.py RULES: {missing}"
 
 
 @pytest.mark.parametrize("experiment, extra, key", CASES, ids=[f"{e}:{k}" for e, _, k in CASES])

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from lconv_cli.data.springs import SpringSettings, cache_path, draw_systems, generate_split, load_split
-from lconv_cli.lie.point_groups import make_group
+from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models.dynamics import FCDynamics, GraphDynamics, HamiltonianFC, HamiltonianGraph, HamiltonianLieResNet
-from lconv_cli.physics import (
+from lconv_cli.physics.hamiltonian import (
     angular_momentum,
     integrate,
     linear_momentum,
@@ -245,7 +245,7 @@ def test_springs_runs_are_reproducible_and_conserve_what_their_group_says(tmp_pa
 
 
 def test_springs_figures_from_runs(tmp_path):
-    from lconv_cli.springs_figures import springs_figures
+    from lconv_cli.reporting.springs_figures import springs_figures
 
     proc = lconv("run", "-m", "experiment=lieconv_springs", "group=T2", "model=hlieresnet,fc", "data.num_train=8,16", *SMOKE,
                  f"data.cache_dir={tmp_path / 'data'}", f"hydra.sweep.dir={tmp_path / 'sweep'}", cwd=tmp_path)

@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import MissingConfigException
 
 from lconv_cli.errors import UserError
-from lconv_cli.validate import check_overrides, explain, type_mismatch
+from lconv_cli.runner.validate import check_overrides, explain, type_mismatch
 
 
 @pytest.mark.parametrize(

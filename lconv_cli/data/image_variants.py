@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lconv_cli.data.images import CIFAR_DATASETS, IDX_DATASETS, load_cifar_dataset, load_idx_dataset
-from lconv_cli.seeding import seeded_generators
+from lconv_cli.train.seeding import seeded_generators
 
 DATASETS = (*IDX_DATASETS, *CIFAR_DATASETS)
 VARIANTS = {"plain": (False, False), "rotated": (True, False), "scrambled": (False, True), "rotated_scrambled": (True, True)}

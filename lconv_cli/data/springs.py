@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from lconv_cli.physics import integrate, spring_vector_field
-from lconv_cli.seeding import seeded_generators
+from lconv_cli.physics.hamiltonian import integrate, spring_vector_field
+from lconv_cli.train.seeding import seeded_generators
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1

@@ -23,9 +23,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lconv_cli.lie.point_groups import PointGroup
+from lconv_cli.groups.point_groups import PointGroup
 from lconv_cli.models.lieconv import LieResNet
-from lconv_cli.physics import kinetic_energy, momenta, positions, symplectic_gradient
+from lconv_cli.physics.hamiltonian import kinetic_energy, momenta, positions, symplectic_gradient
 
 
 def mlp(dims: list[int]) -> nn.Sequential:

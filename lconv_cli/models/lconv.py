@@ -5,7 +5,7 @@ An L-conv layer acts on features f of shape (B, d, C_in), d the number of pixels
     out = f W_0ᵀ + Σ_{i=1..k} (L_i f) W_iᵀ        (W_i: C_out × C_in channel mixing, L_i: d × d)
 
 The generators L_i are learned, or fixed (a buffer) when given, e.g. loaded from a generators
-file written by a discovery run (:mod:`lconv_cli.generators_file`).
+file written by a discovery run (:mod:`lconv_cli.data.generators_file`).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from lconv_cli.lie.point_groups import PointGroup
+from lconv_cli.groups.point_groups import PointGroup
 from lconv_cli.models.point_sampling import ball_neighbourhoods, farthest_point_indices, gather_points, uniform_noise
 
 

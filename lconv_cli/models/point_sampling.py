@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from lconv_cli.lie.point_groups import PointGroup
+from lconv_cli.groups.point_groups import PointGroup
 
 CHUNK_ELEMENTS = 1 << 22  # query × point pairs per distance chunk (×batch)
 _MASK32 = 0xFFFFFFFF

@@ -25,9 +25,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.figures import save_paper_figure  # noqa: E402
-from lconv_cli.lieconv_table import write_rows  # noqa: E402
-from lconv_cli.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
+from lconv_cli.reporting.figures import save_paper_figure  # noqa: E402
+from lconv_cli.reporting.lieconv_table import write_rows  # noqa: E402
+from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
 
 CURVES_FILE = "rollout_curves.json"
 TABLE_COLUMNS = (

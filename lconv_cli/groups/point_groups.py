@@ -31,7 +31,7 @@ import math
 
 import torch
 
-from lconv_cli.lie.lie_groups import (
+from lconv_cli.groups.lie_groups import (
     random_rotation_3d,
     rotation_2d,
     se2_log_parts,

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import torch  # noqa: E402
 
-from lconv_cli import tracking  # noqa: E402
+from lconv_cli.reporting import tracking  # noqa: E402
 
 
 def show_matrix(ax, matrix: torch.Tensor, title: str | None = None, fontsize: int = 9) -> None:

@@ -173,11 +173,11 @@ def _variants(parsed: list[Override], groups: set[str]) -> list[list[str]]:
 
 def check_overrides(overrides: list[str], multirun: bool = False) -> DictConfig:
     """Raise UserError (one line) if the overrides do not make a valid config (sweeps need ``multirun``)
-    or set a value the schema refuses (``lconv_cli.schema``, for every value of a sweep).
+    or set a value the schema refuses (``lconv_cli.runner.schema``, for every value of a sweep).
 
     Returns the config of the first job, with its ``hydra`` node (run and sweep directories).
     """
-    from lconv_cli.schema import check_value, validate_config
+    from lconv_cli.runner.schema import check_value, validate_config
 
     with config_loader() as loader:
         parser = OverridesParser.create(config_loader=loader)

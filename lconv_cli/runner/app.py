@@ -14,10 +14,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
-from lconv_cli import tracking
-from lconv_cli.console import allow_progress, metrics_table, stdout_console
+from lconv_cli.reporting import tracking
+from lconv_cli.runner.console import allow_progress, metrics_table, stdout_console
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
-from lconv_cli.record import (
+from lconv_cli.runner.record import (
     CHECKPOINT_FILE,
     LOG_FILE,
     attempt_dir,
@@ -64,10 +64,10 @@ def _job_facts(cfg: DictConfig) -> dict[str, Any]:
 
 def set_threads(cfg: DictConfig, job: dict[str, Any]) -> None:
     """Set torch's CPU thread count from ``num_threads`` (``auto``: the CPUs free at start, or the
-    CPUs / n_jobs in parallel local sweeps; see ``lconv_cli.threads``) and record it in ``cfg``."""
+    CPUs / n_jobs in parallel local sweeps; see ``lconv_cli.runner.threads``) and record it in ``cfg``."""
     import torch
 
-    from lconv_cli.threads import claim_auto_threads
+    from lconv_cli.runner.threads import claim_auto_threads
 
     setting = threads = cfg.get("num_threads")
     if threads == "auto":
@@ -90,11 +90,11 @@ def run_job(cfg: DictConfig) -> Outcome:
     A resumed run's failed attempt does not replace the record it resumes (``record.keeps_record``):
     it is written to ``attempts/<n>-<status>/`` beside it.
     """
-    from lconv_cli.device import describe_device, resolve_device
-    from lconv_cli.registry import get_experiment
-    from lconv_cli.schema import validate_config
-    from lconv_cli.seeding import seed_everything
-    from lconv_cli.threads import release_claim
+    from lconv_cli.runner.device import describe_device, resolve_device
+    from lconv_cli.runner.registry import get_experiment
+    from lconv_cli.runner.schema import validate_config
+    from lconv_cli.train.seeding import seed_everything
+    from lconv_cli.runner.threads import release_claim
 
     started = time.perf_counter()
     job = _job_facts(cfg)

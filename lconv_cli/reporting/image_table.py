@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
+from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
 
 DATASET_ORDER = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 VARIANT_ORDER = ("plain", "rotated", "scrambled", "rotated_scrambled")

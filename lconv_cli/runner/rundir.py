@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from lconv_cli.errors import UserError
-from lconv_cli.record import CONFIG_FILE, read_status
+from lconv_cli.runner.record import CONFIG_FILE, read_status
 
 MAX_SUFFIX = 10_000
 CLAIM_FILE = ".lconv-claim"

@@ -110,7 +110,7 @@ def changed_on_resume(run_dir: Path, saved: list[str], user: list[str]) -> list[
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import DictConfig, ListConfig, OmegaConf
 
-    from lconv_cli.record import CONFIG_FILE
+    from lconv_cli.runner.record import CONFIG_FILE
 
     hydra_file, config_file = run_dir / ".hydra" / "hydra.yaml", run_dir / CONFIG_FILE
     choices = dict(OmegaConf.load(hydra_file).hydra.runtime.choices) if hydra_file.is_file() else {}
@@ -147,7 +147,7 @@ def resume_overrides(overrides: list[str]) -> list[str]:
     from omegaconf import OmegaConf
 
     from lconv_cli.errors import UserError
-    from lconv_cli.record import CHECKPOINT_FILE
+    from lconv_cli.runner.record import CHECKPOINT_FILE
 
     run_dir = Path(resume[-1].split("=", 1)[1].strip("'\""))
     saved_file = run_dir / ".hydra" / "overrides.yaml"
@@ -177,7 +177,7 @@ def _recorded_threads(run_dir: Path) -> list[str]:
     results can differ in the last digits between thread counts)."""
     from omegaconf import OmegaConf
 
-    from lconv_cli.record import CONFIG_FILE
+    from lconv_cli.runner.record import CONFIG_FILE
 
     config_file = run_dir / CONFIG_FILE
     threads = OmegaConf.load(config_file).get("num_threads") if config_file.is_file() else None
@@ -185,7 +185,7 @@ def _recorded_threads(run_dir: Path) -> list[str]:
 
 
 def _exit_code(multirun: bool) -> int:
-    from lconv_cli import app, sweep
+    from lconv_cli.runner import app, sweep
 
     if multirun and sweep.LAST_SUMMARY is not None:
         return EXIT_OK if all(row["status"] == "ok" for row in sweep.LAST_SUMMARY) else EXIT_FAILED
@@ -202,13 +202,13 @@ def _has_override(overrides: list[str], *keys: str) -> bool:
 
 
 def place_record(overrides: list[str], composed, multirun: bool) -> tuple[list[str], Path | None]:
-    """Give the run (or sweep) a directory of its own before Hydra starts (see ``lconv_cli.rundir``).
+    """Give the run (or sweep) a directory of its own before Hydra starts (see ``lconv_cli.runner.rundir``).
 
     Returns the overrides, with ``hydra.run.dir`` / ``hydra.sweep.dir`` set to a freshly claimed
     directory when the user named none, and the sweep directory (None for a single run).
     Raises UserError for a directory that cannot be written or (named by the user) already holds a record.
     """
-    from lconv_cli import rundir
+    from lconv_cli.runner import rundir
 
     if multirun:
         sweep_dir = Path(str(composed.hydra.sweep.dir))
@@ -265,7 +265,7 @@ def run_command(args: list[str]) -> int:
         return _fail("resume continues one run; drop -m")
     sweep_dir = None
     if not any(f.split("=")[0] in INFORMATIONAL for f in flags):
-        from lconv_cli.validate import check_overrides
+        from lconv_cli.runner.validate import check_overrides
 
         try:
             overrides = resume_overrides(overrides)
@@ -280,7 +280,7 @@ def run_command(args: list[str]) -> int:
 def _run_hydra(flags: list[str], overrides: list[str], multirun: bool, sweep_dir: Path | None) -> int:
     from hydra.core.global_hydra import GlobalHydra
 
-    from lconv_cli import app, sweep
+    from lconv_cli.runner import app, sweep
 
     app.OUTCOMES.clear()
     sweep.LAST_SUMMARY = None
@@ -306,7 +306,7 @@ def _run_hydra(flags: list[str], overrides: list[str], multirun: bool, sweep_dir
 def rerun_command(args: list[str]) -> int:
     """``lconv rerun RUN_DIR``: run RUN_DIR/config.yaml, exactly as recorded, in a new run directory."""
     from lconv_cli.errors import UserError
-    from lconv_cli.rerun import RERUN_CONFIG_NAME, rerun_config_dir
+    from lconv_cli.runner.rerun import RERUN_CONFIG_NAME, rerun_config_dir
 
     if len(args) != 1 or args[0].startswith("-"):
         return _fail("usage: lconv rerun RUN_DIR (a run directory holding config.yaml)")
@@ -326,8 +326,8 @@ def rerun_command(args: list[str]) -> int:
 def list_command(args: list[str]) -> int:
     from rich.table import Table
 
-    from lconv_cli.console import stdout_console
-    from lconv_cli.validate import config_loader, list_groups
+    from lconv_cli.runner.console import stdout_console
+    from lconv_cli.runner.validate import config_loader, list_groups
 
     if not args or args[0] in ("experiment", "experiments"):
         table = Table(title="experiments (lconv run <name>)", header_style="bold")

@@ -17,8 +17,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 from rich.table import Table
 
-from lconv_cli.console import format_number, stdout_console
-from lconv_cli.record import METRICS_FILE, atomic_write_text
+from lconv_cli.runner.console import format_number, stdout_console
+from lconv_cli.runner.record import METRICS_FILE, atomic_write_text
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Iterable
 import torch
 from omegaconf import DictConfig
 
-from lconv_cli.configuring import choose
+from lconv_cli.runner.configuring import choose
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "step", "cosine_floor")

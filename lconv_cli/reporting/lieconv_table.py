@@ -14,7 +14,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from lconv_cli.errors import UserError
-from lconv_cli.record import CONFIG_FILE, METRICS_FILE
+from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE
 
 # LieConv README (12k train + SO(2) augmentation) test error, %; paper Table 1 in parentheses where given.
 ROTMNIST_PUBLISHED = {"Trivial": "1.44 (1.58)", "T2": "1.32", "SO2": "1.27 (1.42)", "RxSO2": "1.13", "SE2": "1.13 (1.24)"}

@@ -25,10 +25,10 @@ from typing import Callable, Iterator, Mapping
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from lconv_cli import tracking
-from lconv_cli.console import console, progress_allowed
+from lconv_cli.reporting import tracking
+from lconv_cli.runner.console import console, progress_allowed
 from lconv_cli.errors import Diverged, RunInterrupted, UserError
-from lconv_cli.record import CHECKPOINT_FILE, write_resolved_config
+from lconv_cli.runner.record import CHECKPOINT_FILE, write_resolved_config
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ def trainer_from_config(
     of ``model.parameters()`` at ``trainer.lr``. The config is final here (the experiment has derived
     ``max_steps``, ``lr``, ...), so it is recorded again in ``config.yaml`` before training starts.
     """
-    from lconv_cli.optim import make_optimizer, make_schedule
+    from lconv_cli.train.optim import make_optimizer, make_schedule
 
     for key in ("max_steps", "log_every", "checkpoint_every"):
         if cfg.trainer.get(key) is None:

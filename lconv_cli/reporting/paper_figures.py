@@ -1,9 +1,9 @@
 """Paper figures composed from finished run directories (used by the Makefile's ``fig-*`` targets).
 
-    python -m lconv_cli.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
-    python -m lconv_cli.paper_figures images --runs SWEEP_DIR [--runs DIR ...] --out figures/images_table
-    python -m lconv_cli.paper_figures latent --run rotation=DIR --run sct_x=DIR ... --out figures/latent_flows
-    python -m lconv_cli.paper_figures springs --run T2=DIR --run fc=DIR ... [--sizes SWEEP_DIR] --out figures/springs
+    python -m lconv_cli.reporting.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
+    python -m lconv_cli.reporting.paper_figures images --runs SWEEP_DIR [--runs DIR ...] --out figures/images_table
+    python -m lconv_cli.reporting.paper_figures latent --run rotation=DIR --run sct_x=DIR ... --out figures/latent_flows
+    python -m lconv_cli.reporting.paper_figures springs --run T2=DIR --run fc=DIR ... [--sizes SWEEP_DIR] --out figures/springs
 
 ``so2`` rebuilds the L-conv paper's Figure 4: the reference rotation generator L_SW, then the
 generator each so2_discovery run learned (read from its ``generators.pt`` and ``metrics.json``),
@@ -12,14 +12,14 @@ then G_cd, the central-difference generator of the bilinear rotation when the ru
 bilinear data. Every run must have used the same grid size and conventions.
 
 ``images`` writes the image classification table (markdown, CSV) and bar chart from every
-image_classification run under the given directories (:mod:`lconv_cli.image_table`).
+image_classification run under the given directories (:mod:`lconv_cli.reporting.image_table`).
 
 ``latent`` rebuilds the neural symmetry detection paper's Figures 2–3 from latent_symmetry runs:
-learned and true fields, latent flows, and t histograms (:mod:`lconv_cli.latent_figures`).
+learned and true fields, latent flows, and t histograms (:mod:`lconv_cli.reporting.latent_figures`).
 
 ``springs`` rebuilds the LieConv paper's Figures 6–8 and a metrics table from lieconv_springs runs:
 trajectories, momentum drift, rollout and energy errors, and (``--sizes``) test MSE against the
-number of training systems (:mod:`lconv_cli.springs_figures`).
+number of training systems (:mod:`lconv_cli.reporting.springs_figures`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.figures import save_paper_figure, scaled_to_match, show_matrix  # noqa: E402
-from lconv_cli.generators_file import load_generators  # noqa: E402
+from lconv_cli.reporting.figures import save_paper_figure, scaled_to_match, show_matrix  # noqa: E402
+from lconv_cli.data.generators_file import load_generators  # noqa: E402
 from lconv_cli.lie import central_difference_generator, rotation_generator_2d  # noqa: E402
 
 
@@ -85,7 +85,7 @@ def _label_and_dir(text: str) -> tuple[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lconv_cli.paper_figures", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lconv_cli.reporting.paper_figures", description=__doc__.split("\n\n")[0])
     figures = parser.add_subparsers(dest="figure", required=True)
     so2 = figures.add_parser("so2", help="L-conv Figure 4 from so2_discovery runs")
     so2.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in panel order")
@@ -105,19 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.figure == "so2":
             paths = so2_figure(dict(args.run), args.out)
         elif args.figure == "latent":
-            from lconv_cli.latent_figures import latent_figure
+            from lconv_cli.reporting.latent_figures import latent_figure
 
             paths = latent_figure(dict(args.run), args.out)
         elif args.figure == "springs":
-            from lconv_cli.springs_figures import springs_figures
+            from lconv_cli.reporting.springs_figures import springs_figures
 
             paths = springs_figures(dict(args.run), args.out, args.sizes)
         elif args.figure == "lieconv":
-            from lconv_cli.lieconv_table import write_lieconv_table
+            from lconv_cli.reporting.lieconv_table import write_lieconv_table
 
             paths = write_lieconv_table(args.runs, args.out)
         else:
-            from lconv_cli.image_table import write_image_table
+            from lconv_cli.reporting.image_table import write_image_table
 
             paths = write_image_table(args.runs, args.out)
         for path in paths:

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
 
 from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.figures import save_paper_figure  # noqa: E402
+from lconv_cli.reporting.figures import save_paper_figure  # noqa: E402
 from lconv_cli.data.symmetry_pairs import pixel_points  # noqa: E402
 from lconv_cli.lie.flows import field_velocity, grid_points  # noqa: E402
 

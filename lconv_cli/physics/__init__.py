@@ -1,0 +1,1 @@
+"""Physics: Hamiltonian mechanics of the spring systems and their conserved quantities."""

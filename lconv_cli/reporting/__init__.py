@@ -1,0 +1,1 @@
+"""Reporting: figures, result tables and experiment tracking (W&B)."""

@@ -1,0 +1,1 @@
+"""Training: the Trainer (exact resume, atomic checkpoints), optimisers and schedules, seeded random streams."""
