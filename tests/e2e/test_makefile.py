@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from tests.fake_datasets import fake_idx_dataset
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SPRINGS_TINY = "data.num_valid=8 data.num_test=8 data.long_steps=10 evaluation.long_systems=4 trainer.batch_size=8"
 VENV = Path(sys.executable).parents[1]
 

@@ -2,7 +2,7 @@
 
 import yaml
 
-from tests.conftest import lconv
+from tests.helpers import lconv
 
 
 def assert_one_line_error(proc, *fragments):

@@ -11,7 +11,7 @@ import torch
 from lconv_cli.data.rotmnist import make_rotated_mnist
 from lconv_cli.experiments.lieconv_rotmnist import build_image_model, group_setting
 from lconv_cli.models import num_params
-from tests.conftest import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, read_json
 from tests.fake_datasets import fake_idx_dataset
 
 needs_qm9 = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None, reason="qm9pack is not installed")

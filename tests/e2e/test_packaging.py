@@ -4,8 +4,8 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_wheel_contains_conf_and_experiments_and_runs_from_it(tmp_path):

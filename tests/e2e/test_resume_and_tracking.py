@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from tests.conftest import LCONV, SMOKE, lconv, read_json, wait_for
+from tests.helpers import LCONV, SMOKE, lconv, read_json, wait_for
 
 # Long enough that the signal lands mid-training, short enough for the fast suite.
 RESUMABLE = [*SMOKE, "data.n=5", "model.exp_method=recursive", "model.recursion_steps=4", "trainer.batch_size=64",

@@ -15,7 +15,7 @@ from lconv_cli.data.image_variants import make_image_splits, rotate_images, scra
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d
 from lconv_cli.models import LConv, num_params
 from lconv_cli.train.trainer import BestModel, EpochSampler, Trainer
-from tests.conftest import LCONV, lconv, read_json, wait_for
+from tests.helpers import LCONV, lconv, read_json, wait_for
 from tests.fake_datasets import fake_cifar_dataset, fake_idx_dataset
 
 

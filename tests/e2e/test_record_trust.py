@@ -15,10 +15,9 @@ import pytest
 import yaml
 
 from lconv_cli.runner import rundir
-from tests.conftest import LCONV, SMOKE, lconv, read_json, wait_for
+from tests.helpers import LCONV, SHARED_DATA, SMOKE, lconv, read_json, wait_for
 from tests.fake_datasets import fake_idx_dataset
 
-SHARED_DATA = Path(os.environ.get("LCONV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def timeless(path: Path) -> dict:

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tests.conftest import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, read_json
 
 TIMING = ("train_seconds",)
 

@@ -20,7 +20,7 @@ from lconv_cli.lie import coefficient_cos, field_basis_2d, field_coefficients, f
 from lconv_cli.lie.flows import fit_field_coefficients, flow_points, rk4_flow, sct_direction
 from lconv_cli.models.latent_flow import LatentFlowModel, PixelFieldAction
 from lconv_cli.lie.parameter_metrics import r2_score, wasserstein_1d
-from tests.conftest import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, read_json
 from tests.fake_datasets import fake_cifar_dataset, fake_idx_dataset
 
 FAMILIES = {

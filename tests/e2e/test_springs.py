@@ -23,7 +23,7 @@ from lconv_cli.physics.hamiltonian import (
     spring_vector_field,
     symplectic_gradient,
 )
-from tests.conftest import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, read_json
 
 
 def random_systems(count: int, n: int = 6, seed: int = 0):

@@ -13,8 +13,8 @@ from lconv_cli.data.images import load_cifar_dataset, load_idx_dataset, read_idx
 from lconv_cli.errors import DataMissingError
 from lconv_cli.lie import rotation_generator_2d
 from tests.fake_datasets import CIFAR_LAYOUT, write_cifar_batch, write_idx
+from tests.helpers import SHARED_DATA
 
-SHARED_DATA = Path(os.environ.get("LCONV_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def test_rotation_pairs_are_seeded_and_exact():

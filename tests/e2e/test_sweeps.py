@@ -2,7 +2,7 @@
 
 import csv
 
-from tests.conftest import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, read_json
 
 
 def run_sweep(tmp_path, *args, timeout=300):

@@ -9,7 +9,7 @@ from lconv_cli.reporting import paper_figures
 from lconv_cli.errors import UserError
 from lconv_cli.data.generators_file import load_generators, save_generators
 from lconv_cli.models import LConv, RecursiveAngleNet
-from tests.conftest import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, read_json
 
 SO2_KEYS = {"generator_cos_data", "generator_cos_sw", "fit_residual", "generator_scale", "train_seconds"}
 
