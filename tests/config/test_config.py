@@ -1,4 +1,4 @@
-"""Every experiment composes at every scale, and the registry agrees with the config tree."""
+"""Every experiment composes at every scale and checkpoints by default; the registry agrees with the config tree."""
 
 from importlib import resources
 
@@ -53,3 +53,11 @@ def test_hydra_settings(compose_cfg):
 def test_launcher_configs_exist():
     names = {p.name for p in resources.files("lconv_cli.conf").joinpath("launcher").iterdir()}
     assert {"local.yaml", "joblib.yaml", "slurm.yaml", "submitit_local.yaml"} <= names
+
+
+def test_every_training_experiment_checkpoints_by_default(compose_cfg):
+    for experiment in ("so2_discovery", "translation_1d", "algebra_discovery", "latent_symmetry", "image_classification",
+                       "lieconv_rotmnist", "lieconv_qm9", "lieconv_springs"):
+        for scale in ("smoke", "quick", "paper"):
+            trainer = compose_cfg([f"experiment={experiment}", f"scale={scale}"]).trainer
+            assert trainer.checkpoint_every != 0 and trainer.checkpoint_seconds > 0, (experiment, scale)

@@ -75,14 +75,3 @@ def test_bash_completion(tmp_path):
 def test_version_and_usage(tmp_path):
     assert lconv("--version", cwd=tmp_path).stdout.startswith("lconv ")
     assert lconv(cwd=tmp_path).returncode == 2
-
-
-def test_split_flags_moves_hydra_flags_to_the_front():
-    from lconv_cli.runner.cli import split_flags
-
-    args = ["a=1", "-m", "b=1,2", "--cfg", "job", "-p", "trainer", "--info", "searchpath", "c=3", "--resolve"]
-    assert split_flags(args) == (
-        ["-m", "--cfg", "job", "-p", "trainer", "--info", "searchpath", "--resolve"],
-        ["a=1", "b=1,2", "c=3"],
-    )
-    assert split_flags(["--cfg=job", "x=1"]) == (["--cfg=job"], ["x=1"])

@@ -3,12 +3,8 @@
 import math
 
 import pytest
-import torch
 
 from lconv_cli.reporting import paper_figures
-from lconv_cli.errors import UserError
-from lconv_cli.data.generators_file import load_generators, save_generators
-from lconv_cli.models import LConv, RecursiveAngleNet
 from tests.helpers import SMOKE, lconv, read_json
 
 SO2_KEYS = {"generator_cos_data", "generator_cos_sw", "fit_residual", "generator_scale", "train_seconds"}
@@ -73,49 +69,6 @@ def test_discovered_generator_feeds_a_fixed_lconv_layer(tmp_path):
     assert used["generator_cos_data"] == pytest.approx(source["generator_cos_data"], abs=1e-6)
     assert used["num_params"] == 10 * 10 + 10 * 5 + 5 + 5 + 1
     assert "fixed generator from" in (tmp_path / "use" / "run.log").read_text()
-
-
-def test_generators_file_round_trip_and_errors(tmp_path):
-    gens = torch.randn(2, 9, 9, dtype=torch.float64)
-    path = save_generators(tmp_path / "g.pt", gens, [3, 3], ["a", "b"], {"task": "t"})
-    data = load_generators(tmp_path, dim=9, count=2) if path.name == "generators.pt" else load_generators(path, dim=9, count=2)
-    torch.testing.assert_close(data["generators"], gens, rtol=0, atol=0)
-    assert data["names"] == ["a", "b"] and data["shape"] == [3, 3] and data["source"] == {"task": "t"}
-    with pytest.raises(UserError, match="needs 16"):
-        load_generators(path, dim=16)
-    with pytest.raises(UserError, match="holds 2 generators"):
-        load_generators(path, count=1)
-    with pytest.raises(UserError, match="no file"):
-        load_generators(tmp_path / "missing.pt")
-    torch.save({"something": 1}, tmp_path / "other.pt")
-    with pytest.raises(UserError, match="not an lconv generators file"):
-        load_generators(tmp_path / "other.pt")
-    with pytest.raises(ValueError):
-        save_generators(tmp_path / "bad.pt", gens, [4, 4])
-
-
-def test_lconv_layer_with_fixed_generators():
-    gens = torch.randn(2, 5, 5)
-    layer = LConv(5, 2, 3, 4, fixed_generators=gens, generator=torch.Generator().manual_seed(0))
-    assert "generators" not in dict(layer.named_parameters()) and torch.equal(layer.generators, gens)
-    h = torch.randn(7, 5, 3)  # (batch, pixels, channels)
-    expected = h @ layer.weights[0].T
-    for i in range(2):
-        expected = expected + (gens[i] @ h) @ layer.weights[i + 1].T
-    torch.testing.assert_close(layer(h), expected, rtol=1e-5, atol=1e-5)
-    net = RecursiveAngleNet(5, channels=4, rec=2, hidden=3, generator=torch.Generator().manual_seed(0))
-    assert net(torch.randn(6, 5), torch.randn(6, 5)).shape == (6,)
-
-
-def test_recursive_angle_net_starts_like_the_official_code():
-    """kaiming_normal_ on (1, d, d) and (1, C, C) tensors: std √2/d and √2/C (fan_in = d², C²)."""
-    net = RecursiveAngleNet(400, channels=10, generator=torch.Generator().manual_seed(0))
-    reference_l, reference_w = torch.empty(1, 400, 400), torch.empty(1, 10, 10)
-    torch.nn.init.kaiming_normal_(reference_l)
-    torch.nn.init.kaiming_normal_(reference_w)
-    assert float(net.core.generators.std()) == pytest.approx(float(reference_l.std()), rel=0.02)
-    assert float(net.core.generators.std()) == pytest.approx(2**0.5 / 400, rel=0.02)
-    assert float(net.core.weights.std()) == pytest.approx(2**0.5 / 10, rel=0.25)
 
 
 def test_translation_and_algebra_smoke_runs(tmp_path):

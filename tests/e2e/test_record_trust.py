@@ -3,7 +3,6 @@ clear lines for unwritable paths and damaged files, caches out of the data root,
 
 from __future__ import annotations
 
-import gzip
 import os
 import shutil
 import signal
@@ -14,10 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lconv_cli.runner import rundir
-from tests.helpers import LCONV, SHARED_DATA, SMOKE, lconv, read_json, wait_for
 from tests.fake_datasets import fake_idx_dataset
-
+from tests.helpers import LCONV, SHARED_DATA, SMOKE, lconv, read_json, wait_for
 
 
 def timeless(path: Path) -> dict:
@@ -45,16 +42,8 @@ def run_error(proc) -> str:
     errors = [line for line in proc.stderr.splitlines() if "[ERROR]" in line]
     assert len(errors) == 1, proc.stderr
     return errors[0]
-
-
 # --- own directories -------------------------------------------------------------------------------
 
-
-def test_claim_takes_a_new_name_when_the_directory_exists(tmp_path):
-    first = rundir.claim(tmp_path / "runs" / "2026-01-01_00-00-00")
-    second = rundir.claim(tmp_path / "runs" / "2026-01-01_00-00-00")
-    assert first.name == "2026-01-01_00-00-00" and second.name == "2026-01-01_00-00-00_1"
-    assert (first / rundir.CLAIM_FILE).is_file() and (second / rundir.CLAIM_FILE).is_file()
 
 
 def test_concurrent_runs_keep_whole_consistent_records(tmp_path):
@@ -141,14 +130,6 @@ def test_lieconv_springs_survives_kill_9(tmp_path):
     total = read_json(straight / "metrics.json")["metrics"]["steps"]
     assert 0 < step < total, "the kill must land mid-training"
     assert timeless(killed / "metrics.json") == timeless(straight / "metrics.json")
-
-
-def test_every_training_experiment_checkpoints_by_default(compose_cfg):
-    for experiment in ("so2_discovery", "translation_1d", "algebra_discovery", "latent_symmetry", "image_classification",
-                       "lieconv_rotmnist", "lieconv_qm9", "lieconv_springs"):
-        for scale in ("smoke", "quick", "paper"):
-            trainer = compose_cfg([f"experiment={experiment}", f"scale={scale}"]).trainer
-            assert trainer.checkpoint_every != 0 and trainer.checkpoint_seconds > 0, (experiment, scale)
 
 
 # --- honest resume ---------------------------------------------------------------------------------
@@ -254,30 +235,6 @@ def test_a_damaged_dataset_file_is_named(tmp_path, damage):
     assert str(bad) in run_error(unchecked)  # the reader names it too (gzip or IDX header)
 
 
-def test_damaged_idx_file_is_named_by_the_reader(tmp_path):
-    from lconv_cli.data.images import read_idx
-    from lconv_cli.errors import DataCorruptError
-
-    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
-    with gzip.open(path, "wb") as handle:
-        handle.write(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5]))
-    assert read_idx(path).tolist() == [1, 2, 3, 4, 5]
-    path.write_bytes(path.read_bytes()[:-6])
-    with pytest.raises(DataCorruptError, match=str(path)):
-        read_idx(path)
-
-
-def test_published_md5_sums_equal_torchvisions():
-    from torchvision import datasets
-
-    from lconv_cli.data.images import PUBLISHED_MD5
-
-    assert PUBLISHED_MD5["MNIST"] == dict(datasets.MNIST.resources)
-    assert PUBLISHED_MD5["FashionMNIST"] == dict(datasets.FashionMNIST.resources)
-    assert PUBLISHED_MD5["cifar-10-batches-py"] == dict(datasets.CIFAR10.train_list + datasets.CIFAR10.test_list)
-    assert PUBLISHED_MD5["cifar-100-python"] == dict(datasets.CIFAR100.train_list + datasets.CIFAR100.test_list)
-
-
 # --- caches, recorded config, interrupted sweeps ---------------------------------------------------
 
 
@@ -339,20 +296,8 @@ def test_an_interrupted_sweep_writes_its_summary(tmp_path):
     assert "trainer.max_steps=60" in rows[2]["overrides"]
     csv_text = (sweep / "summary.csv").read_text()
     assert "interrupted" in csv_text and "not_started" in csv_text
-
-
 # --- CPU threads -----------------------------------------------------------------------------------
 
-
-def test_auto_threads_takes_the_free_cpus():
-    from lconv_cli.runner.threads import auto_threads, available_cpus, busy_cpus
-
-    cpus = available_cpus()
-    assert auto_threads(busy=0.0) == cpus
-    assert auto_threads(busy=float(cpus)) == 1  # a fully busy machine still gets one thread
-    assert auto_threads(busy=cpus - 1.2) == max(1, round(1.2))
-    assert auto_threads(parallel_jobs=2) == max(1, cpus // 2)
-    assert 0.0 <= busy_cpus(0.05) <= cpus + 0.01
 
 
 def test_the_thread_count_is_recorded_and_kept_on_resume(finished_run, tmp_path):
@@ -363,47 +308,3 @@ def test_the_thread_count_is_recorded_and_kept_on_resume(finished_run, tmp_path)
 
     assert f"num_threads={recorded}" in resume_overrides([f"resume={run_dir}"])
     assert "num_threads" in one_line_error(lconv("run", f"resume={run_dir}", f"num_threads={recorded + 1}", cwd=tmp_path))
-
-
-def test_runs_starting_together_share_the_cpus_through_claims(tmp_path, monkeypatch):
-    from lconv_cli.runner import threads
-
-    monkeypatch.setattr(threads, "claims_dir", lambda: tmp_path)
-    monkeypatch.setattr(threads, "busy_cpus", lambda seconds=0.0: 0.0)
-    cpus = threads.available_cpus()
-    (tmp_path / f"{os.getppid()}.threads").write_text(f"{cpus}\n")
-    assert threads.claim_auto_threads() == 1  # another live run holds every CPU
-    assert (tmp_path / f"{os.getpid()}.threads").read_text().strip() == "1"
-    (tmp_path / f"{os.getppid()}.threads").unlink()
-    (tmp_path / "999999999.threads").write_text(f"{cpus}\n")  # no such process: a stale claim, dropped
-    assert threads.claim_auto_threads() == cpus and not (tmp_path / "999999999.threads").exists()
-    threads.release_claim()
-    assert not (tmp_path / f"{os.getpid()}.threads").exists()
-
-
-def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
-    import torch
-
-    from lconv_cli.train.trainer import Trainer
-
-    model = torch.nn.Linear(3, 1)
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,
-                      batch_rng=torch.Generator().manual_seed(0), checkpoint_every=2)
-    trainer.fit(lambda rng: model(torch.randn(8, 3, generator=rng)).pow(2).mean())
-    saved = (tmp_path / "checkpoint.pt").read_bytes()
-    real_save = torch.save
-
-    def crash(obj, handle, *args, **kwargs):
-        real_save(obj, handle, *args, **kwargs)
-        handle.truncate(100)  # half-written
-        raise OSError("disk full")
-
-    monkeypatch.setattr(torch, "save", crash)
-    with pytest.raises(OSError):
-        trainer.save_checkpoint(complete=True)
-    assert (tmp_path / "checkpoint.pt").read_bytes() == saved
-    monkeypatch.setattr(torch, "save", real_save)
-    again = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,
-                    batch_rng=torch.Generator(), resume_dir=tmp_path)
-    again.load_checkpoint(tmp_path / "checkpoint.pt")
-    assert again.result.steps == 4

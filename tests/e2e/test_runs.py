@@ -64,23 +64,3 @@ def test_user_error_inside_a_run_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "CUDA is not available" in proc.stderr and "Traceback" not in proc.stderr
     assert read_json(tmp_path / "run" / "metrics.json")["status"] == "failed"
-
-
-def test_programming_error_keeps_traceback_in_run_log(tmp_path, monkeypatch, capfd):
-    from lconv_cli.runner import registry
-    from lconv_cli.runner.cli import main
-
-    registry.get_experiment("so2_discovery")
-
-    def broken(cfg):
-        raise ZeroDivisionError("a bug")
-
-    monkeypatch.setitem(registry.REGISTRY, "so2_discovery", broken)
-    code = main(["run", *SMOKE, f"paths.output_dir={tmp_path / 'run'}"])
-    err = capfd.readouterr().err
-    assert code == 1
-    assert "ZeroDivisionError: a bug" in err and "Traceback" not in err
-    log_text = (tmp_path / "run" / "run.log").read_text()
-    assert "Traceback" in log_text and "raise ZeroDivisionError" in log_text
-    record = read_json(tmp_path / "run" / "metrics.json")
-    assert record["status"] == "failed" and record["error"] == "ZeroDivisionError: a bug"

@@ -1,8 +1,7 @@
-"""Datasets: synthetic rotation pairs, and MNIST-family files read from the data root."""
+"""Datasets: synthetic rotation pairs, and MNIST-family files from the data root: round trips, damage, MD5 sums."""
 
+import gzip
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +13,6 @@ from lconv_cli.errors import DataMissingError
 from lconv_cli.lie import rotation_generator_2d
 from tests.fake_datasets import CIFAR_LAYOUT, write_cifar_batch, write_idx
 from tests.helpers import SHARED_DATA
-
 
 
 def test_rotation_pairs_are_seeded_and_exact():
@@ -79,3 +77,27 @@ def test_cifar_batches_round_trip(tmp_path, name):
     with pytest.raises(DataMissingError, match="data.download=true") as info:
         load_cifar_dataset(name, tmp_path, train=True, verify=False)
     assert str(base / train_files[-1]) in str(info.value) and "\n" not in str(info.value)
+
+
+def test_damaged_idx_file_is_named_by_the_reader(tmp_path):
+    from lconv_cli.data.images import read_idx
+    from lconv_cli.errors import DataCorruptError
+
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(bytes([0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5]))
+    assert read_idx(path).tolist() == [1, 2, 3, 4, 5]
+    path.write_bytes(path.read_bytes()[:-6])
+    with pytest.raises(DataCorruptError, match=str(path)):
+        read_idx(path)
+
+
+def test_published_md5_sums_equal_torchvisions():
+    from torchvision import datasets
+
+    from lconv_cli.data.images import PUBLISHED_MD5
+
+    assert PUBLISHED_MD5["MNIST"] == dict(datasets.MNIST.resources)
+    assert PUBLISHED_MD5["FashionMNIST"] == dict(datasets.FashionMNIST.resources)
+    assert PUBLISHED_MD5["cifar-10-batches-py"] == dict(datasets.CIFAR10.train_list + datasets.CIFAR10.test_list)
+    assert PUBLISHED_MD5["cifar-100-python"] == dict(datasets.CIFAR100.train_list + datasets.CIFAR100.test_list)

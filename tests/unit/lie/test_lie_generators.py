@@ -1,4 +1,4 @@
-"""Rotation generator, exponential actions and the generator metric, in float64."""
+"""Rotation generator, exponential actions, the generator metric and the grid adjacency, in float64."""
 
 import math
 
@@ -11,6 +11,7 @@ from lconv_cli.lie import (
     derivative_operators_2d,
     expm_action,
     generator_cos,
+    grid_adjacency_2d,
     rotation_generator_2d,
 )
 
@@ -121,3 +122,10 @@ def test_generator_cos_is_sign_and_scale_free():
     # Two orthonormal components at 60°: cos = 0.5.
     assert generator_cos(e1, 0.5 * e1 + math.sqrt(3) / 2 * e1.T) == pytest.approx(0.5, abs=1e-15)
     assert generator_cos(torch.zeros(3, 3), a[:3, :3]) == 0.0
+
+
+def test_grid_adjacency_is_the_normalised_four_neighbour_graph():
+    a = grid_adjacency_2d(4, normalised=False)
+    assert torch.equal(a, a.T) and a.sum(1).tolist() == [2, 3, 3, 2, 3, 4, 4, 3, 3, 4, 4, 3, 2, 3, 3, 2]
+    degrees = a.sum(1)
+    torch.testing.assert_close(grid_adjacency_2d(4), a / torch.sqrt(degrees[:, None] * degrees[None, :]))

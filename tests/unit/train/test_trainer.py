@@ -1,4 +1,4 @@
-"""The generator model's exp methods, seed streams, and the training loop's guarantees."""
+"""The training loop: exact resume, divergence, the epoch sampler and best model, atomic checkpoints."""
 
 import math
 
@@ -6,41 +6,7 @@ import pytest
 import torch
 
 from lconv_cli.errors import Diverged, UserError
-from lconv_cli.models import ExpGenerator
-from lconv_cli.train.seeding import seeded_generators
-from lconv_cli.train.trainer import Trainer
-
-
-def _model(method, **kwargs):
-    return ExpGenerator(6, method=method, init_scale=0.3, generator=torch.Generator().manual_seed(0), **kwargs).double()
-
-
-def test_exp_methods_agree_where_they_should():
-    f = torch.randn(4, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    theta = torch.tensor([0.1, 0.5, -0.8, 1.2], dtype=torch.float64)
-    exact = _model("matrix_exp")(f, theta)
-    torch.testing.assert_close(_model("taylor", order=16)(f, theta), exact, rtol=1e-10, atol=1e-10)
-    recursive = _model("recursive", recursion_steps=3)
-    lmat = recursive.generator_matrix.detach()
-    expected = torch.stack(
-        [torch.linalg.matrix_power(torch.eye(6, dtype=torch.float64) + t * lmat / 3, 3) @ v for t, v in zip(theta, f)]
-    )
-    torch.testing.assert_close(recursive(f, theta), expected, rtol=1e-12, atol=1e-12)
-    assert (recursive(f, theta) - exact).abs().max() > 1e-4  # K=3 is visibly biased
-
-
-def test_same_seed_same_initialisation_and_bad_method():
-    assert torch.equal(_model("taylor").generator_matrix, _model("taylor").generator_matrix)
-    with pytest.raises(ValueError, match="method"):
-        ExpGenerator(4, method="pade")
-
-
-def test_seed_streams_are_independent_and_reproducible():
-    a, b = seeded_generators(0, "train", "test"), seeded_generators(0, "train", "test")
-    assert torch.equal(torch.rand(5, generator=a["train"]), torch.rand(5, generator=b["train"]))
-    assert not torch.equal(torch.rand(5, generator=a["test"]), torch.rand(5, generator=seeded_generators(1, "train", "test")["test"]))
-    first, second = seeded_generators(0, "train", "test"), seeded_generators(0, "train", "test")
-    assert not torch.equal(torch.rand(5, generator=first["train"]), torch.rand(5, generator=second["test"]))
+from lconv_cli.train.trainer import BestModel, EpochSampler, Trainer
 
 
 def _quadratic_trainer(tmp_path, max_steps, resume_dir=None, lr=0.1):
@@ -86,19 +52,67 @@ def test_resume_without_checkpoint_is_a_user_error(tmp_path):
         trainer.fit(loss)
 
 
-def test_schedules_by_name():
-    from omegaconf import OmegaConf
+def test_epoch_sampler_visits_every_example_once_per_epoch():
+    sampler, rng = EpochSampler(10, 4), torch.Generator().manual_seed(0)
+    epoch = [sampler.next_batch(rng) for _ in range(sampler.steps_per_epoch)]
+    assert [len(b) for b in epoch] == [4, 4, 2] and sorted(torch.cat(epoch).tolist()) == list(range(10))
+    assert sampler.next_batch(rng).tolist() != epoch[0].tolist() and sampler.epochs_started == 2
 
-    from lconv_cli.train.optim import make_optimizer, make_schedule
 
-    cfg = OmegaConf.create({"optimizer": "adam", "lr": 0.1, "lr_schedule": "cosine", "max_steps": 10})
-    params = [torch.nn.Parameter(torch.zeros(2))]
-    optimizer = make_optimizer(params, cfg)
-    schedule = make_schedule(optimizer, cfg)
-    for _ in range(10):
-        optimizer.step()
-        schedule.step()
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
-    assert make_schedule(optimizer, OmegaConf.merge(cfg, {"lr_schedule": "constant"})) is None
-    with pytest.raises(UserError, match="trainer.lr_schedule must be one of constant, cosine"):
-        make_schedule(optimizer, OmegaConf.merge(cfg, {"lr_schedule": "cyclic"}))
+def test_trainer_resumes_the_sampler_and_the_best_model(tmp_path):
+    def setup():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        sampler, best = EpochSampler(20, 6), BestModel(model)
+        x, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+
+        def step_loss(rng):
+            idx = sampler.next_batch(rng)
+            return torch.nn.functional.cross_entropy(model(x[idx]), y[idx])
+
+        def monitor():
+            best.update(-float(torch.nn.functional.cross_entropy(model(x), y)), trainer.result.steps)
+            return {}
+
+        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.5), max_steps=10, out_dir=tmp_path,
+                          batch_rng=torch.Generator().manual_seed(1), log_every=3, progress=False,
+                          monitor=monitor, extra_state={"sampler": sampler, "best": best})
+        return trainer, step_loss, best
+
+    straight, loss, best_straight = setup()
+    straight_result = straight.fit(loss)
+    first, loss, _ = setup()
+    first.max_steps = 5
+    first.fit(loss)
+    resumed, loss, best_resumed = setup()
+    resumed.resume_dir = tmp_path
+    assert resumed.fit(loss).losses == straight_result.losses
+    assert best_resumed.step == best_straight.step and best_resumed.score == best_straight.score
+
+
+def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, monkeypatch):
+    import torch
+
+    from lconv_cli.train.trainer import Trainer
+
+    model = torch.nn.Linear(3, 1)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,
+                      batch_rng=torch.Generator().manual_seed(0), checkpoint_every=2)
+    trainer.fit(lambda rng: model(torch.randn(8, 3, generator=rng)).pow(2).mean())
+    saved = (tmp_path / "checkpoint.pt").read_bytes()
+    real_save = torch.save
+
+    def crash(obj, handle, *args, **kwargs):
+        real_save(obj, handle, *args, **kwargs)
+        handle.truncate(100)  # half-written
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        trainer.save_checkpoint(complete=True)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == saved
+    monkeypatch.setattr(torch, "save", real_save)
+    again = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,
+                    batch_rng=torch.Generator(), resume_dir=tmp_path)
+    again.load_checkpoint(tmp_path / "checkpoint.pt")
+    assert again.result.steps == 4

@@ -1,0 +1,26 @@
+"""The generators file: round trip and one-line errors."""
+
+import pytest
+import torch
+
+from lconv_cli.data.generators_file import load_generators, save_generators
+from lconv_cli.errors import UserError
+
+
+def test_generators_file_round_trip_and_errors(tmp_path):
+    gens = torch.randn(2, 9, 9, dtype=torch.float64)
+    path = save_generators(tmp_path / "g.pt", gens, [3, 3], ["a", "b"], {"task": "t"})
+    data = load_generators(tmp_path, dim=9, count=2) if path.name == "generators.pt" else load_generators(path, dim=9, count=2)
+    torch.testing.assert_close(data["generators"], gens, rtol=0, atol=0)
+    assert data["names"] == ["a", "b"] and data["shape"] == [3, 3] and data["source"] == {"task": "t"}
+    with pytest.raises(UserError, match="needs 16"):
+        load_generators(path, dim=16)
+    with pytest.raises(UserError, match="holds 2 generators"):
+        load_generators(path, count=1)
+    with pytest.raises(UserError, match="no file"):
+        load_generators(tmp_path / "missing.pt")
+    torch.save({"something": 1}, tmp_path / "other.pt")
+    with pytest.raises(UserError, match="not an lconv generators file"):
+        load_generators(tmp_path / "other.pt")
+    with pytest.raises(ValueError):
+        save_generators(tmp_path / "bad.pt", gens, [4, 4])
