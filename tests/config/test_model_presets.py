@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 from lconv_cli.experiments.image_classification import build_classifier
-from lconv_cli.experiments.lieconv_rotmnist import build_image_model, group_setting
+from lconv_cli.experiments.lieconv_rotmnist import build_image_model
 
 from lconv_cli.lie import grid_adjacency_2d
 from lconv_cli.models import num_params
@@ -53,10 +53,10 @@ def test_a_non_classifier_model_is_refused(compose_cfg):
 
 def test_official_per_group_settings(compose_cfg):
     cfg = compose_cfg(["experiment=lieconv_rotmnist", "group=SE2"])
-    assert group_setting(cfg.model, "alpha", "SE2") == 0.05 and group_setting(cfg.model, "liftsamples", "SE2") == 2
-    assert group_setting(cfg.model, "liftsamples", "T2", 1) == 1
+    assert cfg.model.alpha == 0.05 and cfg.model.liftsamples == 2
+    assert compose_cfg(["experiment=lieconv_rotmnist", "group=T2"]).model.liftsamples == 1
     model = build_image_model(cfg)
     assert num_params(model) == 588_837 and model.point_counts[:2] == [1296, 883] and model.group.alpha == 0.05
     qm9 = compose_cfg(["experiment=lieconv_qm9", "group=SE3"])
-    assert group_setting(qm9.model, "nbhd", "SE3") == 25 and group_setting(qm9.data, "recenter", "SE3") is True
+    assert qm9.model.nbhd == 25 and qm9.data.recenter is True
     assert qm9.trainer.batch_size == 75 and qm9.trainer.lr == 0.003
