@@ -1,17 +1,7 @@
-"""The named experiments. Importing this package registers each module's ``run(cfg) -> metrics``.
+"""The bundled experiments: each module registers its ``run(cfg) -> metrics`` with ``@register("<name>")``.
 
-To add one: write ``experiments/<name>.py`` with ``@register("<name>") def run(cfg)``, import it
-below, and add ``conf/experiment/<name>.yaml`` (``task: <name>``) plus its
-``conf/experiment_scale/<name>/{smoke,quick,paper}.yaml``.
+The registry imports every module of this package (``lconv_cli.runner.registry.import_bundled``), so
+adding one is: write ``experiments/<name>.py``, add ``conf/experiment/<name>.yaml`` (``task: <name>``)
+and, where a scale differs from the experiment's own values, ``conf/experiment_scale/<name>/<scale>.yaml``.
+Nothing here lists them.
 """
-
-from lconv_cli.experiments import (  # noqa: F401
-    algebra_discovery,
-    image_classification,
-    latent_symmetry,
-    lieconv_qm9,
-    lieconv_rotmnist,
-    lieconv_springs,
-    so2_discovery,
-    translation_1d,
-)

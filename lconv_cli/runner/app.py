@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, open_dict
 
+from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.reporting import tracking
 from lconv_cli.runner.console import allow_progress, metrics_table, stdout_console
-from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.runner.record import (
     CHECKPOINT_FILE,
     LOG_FILE,
@@ -34,17 +35,21 @@ SEQUENTIAL_LAUNCHERS = ("basic",)
 
 @dataclass
 class Outcome:
+    """How a job ended: its record's ``status``, and whether a UserError stopped it (exit code 2)."""
+
     status: str
     user_error: bool
 
 
-# Outcomes of the jobs run in this process, read by the CLI to choose its exit code.
-OUTCOMES: list[Outcome] = []
+def hydra_app(on_outcome: Callable[[Outcome], None]) -> Callable[[], None]:
+    """The Hydra application (``@hydra.main``: reads ``sys.argv``): each job it runs in this process
+    passes its Outcome to ``on_outcome``; the CLI collects them to choose its exit code."""
 
+    @hydra.main(version_base="1.3", config_path="pkg://lconv_cli.conf", config_name="config")
+    def hydra_entry(cfg: DictConfig) -> None:
+        on_outcome(run_job(cfg))
 
-@hydra.main(version_base="1.3", config_path="pkg://lconv_cli.conf", config_name="config")
-def hydra_entry(cfg: DictConfig) -> None:
-    run_job(cfg)
+    return hydra_entry
 
 
 def _job_facts(cfg: DictConfig) -> dict[str, Any]:
@@ -93,8 +98,8 @@ def run_job(cfg: DictConfig) -> Outcome:
     from lconv_cli.runner.device import describe_device, resolve_device
     from lconv_cli.runner.registry import get_experiment
     from lconv_cli.runner.schema import validate_config
-    from lconv_cli.train.seeding import seed_everything
     from lconv_cli.runner.threads import release_claim
+    from lconv_cli.train.seeding import seed_everything
 
     started = time.perf_counter()
     job = _job_facts(cfg)
@@ -157,7 +162,6 @@ def run_job(cfg: DictConfig) -> Outcome:
     )
     release_claim()
     outcome = Outcome(status, user_error)
-    OUTCOMES.append(outcome)
     if status == "ok" and not job["multirun"]:
         stdout_console.print(metrics_table(f"{cfg.task}: {status}", metrics))
         stdout_console.print(f"record: {out_dir}", soft_wrap=True)

@@ -13,8 +13,12 @@ import os
 import signal
 import sys
 from contextlib import contextmanager
-from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lconv_cli.runner.app import Outcome
 
 USAGE = """usage: lconv run [EXPERIMENT] [KEY=VALUE ...] [-m] [--cfg job] [-p PKG] [--info] [--help]
        lconv rerun RUN_DIR
@@ -32,18 +36,44 @@ Exit codes: 0 success, 1 a run failed or diverged, 2 bad usage or config, 130 in
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
-# Hydra's flags; those in FLAGS_WITH_VALUE take the next token as their value.
-FLAGS = {"-m", "--multirun", "-r", "--run", "--resolve", "-h", "--help", "--hydra-help", "--version", "-i", "--info"}
-FLAGS_WITH_VALUE = {
-    "-c", "--cfg", "-p", "--package", "-cp", "--config-path", "-cn", "--config-name",
-    "-cd", "--config-dir", "-sc", "--shell-completion", "--experimental-rerun",
-}
-# Hydra runs in exactly one mode; it rejects two of these with a traceback, so check first.
-MODE_FLAGS = {"-r": "--run", "--run": "--run", "-m": "-m", "--multirun": "-m", "-c": "--cfg", "--cfg": "--cfg",
-              "-i": "--info", "--info": "--info", "-sc": "-sc", "--shell-completion": "-sc"}
-INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+# Hydra runs in exactly one mode (its argparse dests); it rejects two with a traceback, so check first.
+# The values are the names the error message uses.
+MODE_NAMES = {"run": "--run", "multirun": "-m", "cfg": "--cfg", "info": "--info", "shell_completion": "-sc"}
 # Flags after which Hydra only prints something: no run, so no validation.
-INFORMATIONAL = {"-h", "--help", "--hydra-help", "--version", "-i", "--info", "-sc", "--shell-completion"}
+PRINT_ONLY = {"help", "hydra_help", "version", "info", "shell_completion"}
+
+
+@dataclass(frozen=True)
+class HydraFlags:
+    """Hydra's command-line flags, read from the argument parser ``@hydra.main`` uses (so they cannot drift).
+
+    Attributes:
+        dest: option string (``-m``, ``--multirun``) → its argparse dest (``multirun``).
+        with_value: option strings that take the next token as their value (``--cfg job``).
+        optional_value: option string → the values it may take from the next token (``--info searchpath``).
+    """
+
+    dest: dict[str, str]
+    with_value: frozenset[str]
+    optional_value: dict[str, frozenset[str]]
+
+    @classmethod
+    def from_hydra(cls) -> HydraFlags:
+        from hydra._internal.utils import get_args_parser
+
+        dest, with_value, optional_value = {}, set(), {}
+        for action in get_args_parser()._actions:
+            for option in action.option_strings:
+                dest[option] = action.dest
+                if action.nargs is None:
+                    with_value.add(option)
+                elif action.nargs == "?":
+                    optional_value[option] = frozenset(action.choices or ())
+        return cls(dest, frozenset(with_value), optional_value)
+
+    def dests(self, flags: list[str]) -> set[str]:
+        """The dests of the option strings among ``flags`` (values and ``--flag=value`` handled)."""
+        return {self.dest[name] for name in (f.split("=", 1)[0] for f in flags) if name in self.dest}
 
 
 def _fail(message: str) -> int:
@@ -57,19 +87,21 @@ def split_flags(args: list[str]) -> tuple[list[str], list[str]]:
     Hydra 1.3 rejects flags placed after overrides; moving them to the front makes
     ``lconv run a=1 -m b=1,2`` work like ``lconv run -m a=1 b=1,2``.
     """
+    hydra_flags = HydraFlags.from_hydra()
     flags, overrides = [], []
     i = 0
     while i < len(args):
         token = args[i]
         name = token.split("=", 1)[0] if token.startswith("--") else token
-        if name in FLAGS_WITH_VALUE and "=" not in token and i + 1 < len(args):
-            flags += [token, args[i + 1]]
+        following = args[i + 1] if i + 1 < len(args) else None
+        if name in hydra_flags.with_value and "=" not in token and following is not None:
+            flags += [token, following]
             i += 2
             continue
-        if name in FLAGS_WITH_VALUE or name in FLAGS:
+        if name in hydra_flags.dest:
             flags.append(token)
-            if name in ("-i", "--info") and i + 1 < len(args) and args[i + 1] in INFO_TOPICS:
-                flags.append(args[i + 1])
+            if following is not None and following in hydra_flags.optional_value.get(name, ()):
+                flags.append(following)
                 i += 1
         elif token.startswith("-") and "=" not in token:
             raise ValueError(f"unknown option {token!r} (see `lconv run --help`)")
@@ -80,15 +112,17 @@ def split_flags(args: list[str]) -> tuple[list[str], list[str]]:
 
 
 def experiment_names() -> list[str]:
-    return sorted(p.name[: -len(".yaml")] for p in resources.files("lconv_cli.conf").joinpath("experiment").iterdir()
-                  if p.name.endswith(".yaml"))
+    """The experiments that have a config: bundled, then those of plugins (``lconv_cli.runner.plugins``)."""
+    from lconv_cli.runner.plugins import experiment_configs
+
+    return list(experiment_configs())
 
 
 def experiment_description(name: str) -> str:
-    from omegaconf import OmegaConf
+    """The one-line ``description`` of experiment ``name``'s config."""
+    from lconv_cli.runner.plugins import experiment_configs
 
-    text = resources.files("lconv_cli.conf").joinpath("experiment", f"{name}.yaml").read_text()
-    return str(OmegaConf.create(text).get("description", ""))
+    return experiment_configs()[name].description
 
 
 def _quote(value: str) -> str:
@@ -184,14 +218,17 @@ def _recorded_threads(run_dir: Path) -> list[str]:
     return [f"num_threads={int(threads)}"] if isinstance(threads, int) else []
 
 
-def _exit_code(multirun: bool) -> int:
-    from lconv_cli.runner import app, sweep
+def _exit_code(outcomes: list[Outcome], sweep_dir: Path | None) -> int:
+    """The exit code of what Hydra ran: from the sweep's ``summary.json`` when it wrote one, else from
+    the outcome of the last job run in this process (``outcomes``, filled by ``app.hydra_app``)."""
+    from lconv_cli.runner.sweep import read_summary
 
-    if multirun and sweep.LAST_SUMMARY is not None:
-        return EXIT_OK if all(row["status"] == "ok" for row in sweep.LAST_SUMMARY) else EXIT_FAILED
-    if not app.OUTCOMES:
+    rows = read_summary(sweep_dir) if sweep_dir is not None else None
+    if rows is not None:
+        return EXIT_OK if all(row["status"] == "ok" for row in rows) else EXIT_FAILED
+    if not outcomes:
         return EXIT_OK  # --cfg, --help, ...: nothing ran
-    last = app.OUTCOMES[-1]
+    last = outcomes[-1]
     if last.status == "ok":
         return EXIT_OK
     return EXIT_USAGE if last.user_error else EXIT_FAILED
@@ -245,7 +282,9 @@ def _sigterm_as_interrupt():
 
 
 def run_command(args: list[str]) -> int:
+    """``lconv run``: check the command line, claim the record's directory, run Hydra; the exit code."""
     from lconv_cli.errors import UserError
+    from lconv_cli.runner.plugins import with_plugin_searchpath
 
     try:
         flags, overrides = split_flags(args)
@@ -255,44 +294,70 @@ def run_command(args: list[str]) -> int:
     if overrides and "=" not in overrides[0]:
         name = overrides[0]
         if name not in names:
-            return _fail(f"unknown experiment '{name}'; choose one of: {', '.join(names)}")
+            return _fail(_unknown_experiment(name, names))
         overrides[0] = f"experiment={name}"
-    modes = sorted({MODE_FLAGS[f.split("=")[0]] for f in flags if f.split("=")[0] in MODE_FLAGS})
+    dests = HydraFlags.from_hydra().dests(flags)
+    modes = sorted(MODE_NAMES[dest] for dest in dests if dest in MODE_NAMES)
     if len(modes) > 1:
         return _fail(f"{' and '.join(modes)} cannot be combined: use one of -m, --run, --cfg, --info, -sc at a time")
-    multirun = any(f in ("-m", "--multirun") for f in flags)
+    multirun = "multirun" in dests
     if multirun and any(o.startswith("resume=") for o in overrides):
         return _fail("resume continues one run; drop -m")
     sweep_dir = None
-    if not any(f.split("=")[0] in INFORMATIONAL for f in flags):
-        from lconv_cli.runner.validate import check_overrides
-
-        try:
-            overrides = resume_overrides(overrides)
-            composed = check_overrides(overrides, multirun)
-            if not any(f.split("=")[0] in ("-c", "--cfg") for f in flags):
-                overrides, sweep_dir = place_record(overrides, composed, multirun)
-        except UserError as exc:
-            return _fail(str(exc))
+    try:
+        if not dests & PRINT_ONLY:
+            overrides, sweep_dir = _prepare_run(overrides, multirun, runs="cfg" not in dests)
+        else:
+            overrides = with_plugin_searchpath(overrides)
+    except UserError as exc:
+        return _fail(str(exc))
     return _run_hydra(flags, overrides, multirun, sweep_dir)
 
 
+def _unknown_experiment(name: str, names: list[str]) -> str:
+    """The error for an unknown experiment name, naming the plugins whose configs could not be read."""
+    from lconv_cli.runner.plugins import readable_plugin_sources
+
+    problems = readable_plugin_sources()[1]
+    return "; ".join([f"unknown experiment '{name}'; choose one of: {', '.join(names)}", *problems])
+
+
+def _prepare_run(overrides: list[str], multirun: bool, runs: bool) -> tuple[list[str], Path | None]:
+    """Check the overrides before Hydra starts and, when something ``runs`` (not ``--cfg``), load the
+    experiment's plugin and claim the record's directory. Returns the overrides to give Hydra and the
+    sweep directory (None for a single run). Raises UserError."""
+    from lconv_cli.runner.plugins import BUNDLED, with_plugin_searchpath
+    from lconv_cli.runner.registry import load
+    from lconv_cli.runner.schema import experiment_of
+    from lconv_cli.runner.validate import check_overrides
+
+    overrides = with_plugin_searchpath(resume_overrides(overrides))
+    composed = check_overrides(overrides, multirun)
+    if not runs:
+        return overrides, None
+    experiment = experiment_of(composed)
+    if experiment is not None and experiment not in BUNDLED.experiments():
+        load(experiment)  # a broken plugin is one line here, before any directory is made
+    return place_record(overrides, composed, multirun)
+
+
 def _run_hydra(flags: list[str], overrides: list[str], multirun: bool, sweep_dir: Path | None) -> int:
+    """Run Hydra on ``flags`` and ``overrides`` (as its command line) and return the exit code."""
     from hydra.core.global_hydra import GlobalHydra
 
-    from lconv_cli.runner import app, sweep
+    from lconv_cli.runner import sweep
+    from lconv_cli.runner.app import hydra_app
 
-    app.OUTCOMES.clear()
-    sweep.LAST_SUMMARY = None
+    outcomes: list[Outcome] = []
     GlobalHydra.instance().clear()
     saved_argv = sys.argv
     sys.argv = [saved_argv[0], *flags, *overrides]
     try:
         with _sigterm_as_interrupt():
-            app.hydra_entry()
+            hydra_app(outcomes.append)()
     except SystemExit as exc:
         if exc.code not in (0, None):
-            return EXIT_FAILED if app.OUTCOMES else EXIT_USAGE
+            return EXIT_FAILED if outcomes else EXIT_USAGE
     except KeyboardInterrupt:
         print("lconv: interrupted", file=sys.stderr)
         if multirun and sweep_dir is not None and sweep_dir.is_dir():
@@ -300,7 +365,7 @@ def _run_hydra(flags: list[str], overrides: list[str], multirun: bool, sweep_dir
         return EXIT_INTERRUPTED
     finally:
         sys.argv = saved_argv
-    return _exit_code(multirun)
+    return _exit_code(outcomes, sweep_dir if multirun else None)
 
 
 def rerun_command(args: list[str]) -> int:
@@ -324,25 +389,45 @@ def rerun_command(args: list[str]) -> int:
 
 
 def list_command(args: list[str]) -> int:
+    """``lconv list``: the experiments (bundled and from plugins); ``lconv list GROUP``: a group's options."""
+    from lconv_cli.runner.plugins import with_plugin_searchpath
+
+    if not args or args[0] in ("experiment", "experiments"):
+        return _list_experiments()
+    return _list_group(args[0], with_plugin_searchpath([]))
+
+
+def _list_experiments() -> int:
+    """The experiments table; a ``from`` column names each one's distribution when plugins add some."""
     from rich.table import Table
 
     from lconv_cli.runner.console import stdout_console
-    from lconv_cli.runner.validate import config_loader, list_groups
+    from lconv_cli.runner.plugins import BUNDLED_ORIGIN, experiment_configs, readable_plugin_sources
 
-    if not args or args[0] in ("experiment", "experiments"):
-        table = Table(title="experiments (lconv run <name>)", header_style="bold")
-        table.add_column("name")
-        table.add_column("description")
-        for name in experiment_names():
-            table.add_row(name, experiment_description(name))
-        stdout_console.print(table)
-        return EXIT_OK
+    configs = experiment_configs().values()
+    show_origin = any(config.origin != BUNDLED_ORIGIN for config in configs)
+    table = Table(title="experiments (lconv run <name>)", header_style="bold")
+    table.add_column("name")
+    table.add_column("description")
+    if show_origin:
+        table.add_column("from")
+    for config in configs:
+        table.add_row(config.name, config.description, *([config.origin] if show_origin else []))
+    stdout_console.print(table)
+    for problem in readable_plugin_sources()[1]:
+        print(f"lconv: warning: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _list_group(group: str, searchpath: list[str]) -> int:
+    """The options of config ``group`` (plugin configs included), one a line."""
+    from lconv_cli.runner.validate import CONFIG_NAME, config_loader, list_groups
+
     with config_loader() as loader:
-        groups = list_groups(loader)
-        group = args[0]
+        groups = list_groups(loader, overrides=searchpath)
         if group not in groups:
             return _fail(f"unknown config group '{group}'; groups: {', '.join(groups)}")
-        for option in sorted(loader.get_group_options(group)):
+        for option in sorted(loader.get_group_options(group, config_name=CONFIG_NAME, overrides=searchpath)):
             print(option)
     return EXIT_OK
 

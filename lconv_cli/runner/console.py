@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.table import Table

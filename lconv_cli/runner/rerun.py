@@ -15,8 +15,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lconv_cli.runner import rundir
 from lconv_cli.errors import UserError
+from lconv_cli.runner import rundir
 from lconv_cli.runner.record import CONFIG_FILE
 
 RERUN_CONFIG_NAME = "rerun"

@@ -17,8 +17,8 @@ import os
 import socket
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from lconv_cli.errors import UserError
 from lconv_cli.runner.record import CONFIG_FILE, read_status

@@ -1,18 +1,22 @@
 """The value schema: the valid range of every numeric config value, declared once, checked before any work.
 
 Each rule names a config key (``fnmatch`` patterns: ``model.per_group.lr.*``) and what it takes.
-The first rule that matches a key applies. :func:`validate_config` checks a composed config and is
-called by the CLI before Hydra starts (every job of a sweep included) and by the runner before a
-run starts; a refused value is one line, exit code 2. A test composes every experiment with every
-model and checks that each numeric key has a rule here and that the rule refuses a bad value.
+The first rule that matches a key applies: the shared ``RULES`` here, then the rules the experiment
+(``cfg.task``) declares with ``register(name, rules=...)`` for keys of its own (looked up, importing
+the experiment, only for numeric values of keys no shared rule covers); a key without any rule is not
+checked. :func:`validate_config` checks a composed config and is called by the CLI before Hydra starts
+(every job of a sweep included) and by the runner before a run starts; a refused value is one line,
+exit code 2. A test composes every experiment with every model and checks that each numeric key has
+a rule and that it refuses a bad value.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any, Iterator
+from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
@@ -21,6 +25,12 @@ from lconv_cli.errors import UserError
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_numeric(value: Any) -> bool:
+    """A number, or a non-empty list of numbers."""
+    items = value if isinstance(value, list) else [value]
+    return bool(items) and all(_is_number(v) for v in items)
 
 
 @dataclass(frozen=True)
@@ -169,11 +179,11 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("model.per_group.lr.*", POSITIVE),
     ("model.alpha", OPTIONAL_POSITIVE),
     ("model.per_group.alpha.*", POSITIVE),
-    ("model.liftsamples", OPTIONAL_POSITIVE_INT),
+    ("model.liftsamples", POSITIVE_INT),  # the group's own unless set: never null
     ("model.per_group.liftsamples.*", POSITIVE_INT),
-    ("model.nbhd", OPTIONAL_POSITIVE_INT),
+    ("model.nbhd", POSITIVE_INT),
     ("model.per_group.nbhd.*", POSITIVE_INT),
-    ("model.fill", Number(low=0, low_open=True, high=1, nullable=True)),
+    ("model.fill", Number(low=0, low_open=True, high=1)),
     ("model.per_group.fill.*", Number(low=0, low_open=True, high=1)),
     ("model.total_ds", Number(low=0, low_open=True, high=1)),
     ("model.k", POSITIVE_INT),
@@ -205,19 +215,31 @@ RULES: tuple[tuple[str, Rule], ...] = (
 )
 
 
-def rule_for(key: str) -> Rule | None:
-    """The first rule whose pattern matches the dotted ``key``, or None."""
+def rule_for(key: str, experiment: str | None = None) -> Rule | None:
+    """The first rule whose pattern matches the dotted ``key``: a shared one (``RULES``), else one that
+    ``experiment`` declares (importing it; see ``lconv_cli.runner.registry``), else None."""
     for pattern, rule in RULES:
+        if fnmatchcase(key, pattern):
+            return rule
+    if experiment is None:
+        return None
+    from lconv_cli.runner.registry import declared_rules
+
+    for pattern, rule in declared_rules(experiment):
         if fnmatchcase(key, pattern):
             return rule
     return None
 
 
-def check_value(key: str, value: Any) -> None:
-    """UserError (one line) if the rule for ``key`` refuses ``value``; keys without a rule pass."""
-    rule = rule_for(key)
+def check_value(key: str, value: Any, experiment: str | None = None) -> None:
+    """UserError (one line) if the rule for ``key`` refuses ``value``; keys without a rule pass.
+
+    The rules ``experiment`` declares are looked up for numeric values only (a number or a list of
+    numbers, what :func:`numeric_keys` counts), so checking other values never imports an experiment.
+    """
     if isinstance(value, (DictConfig, ListConfig)):
         value = OmegaConf.to_container(value, resolve=True)
+    rule = rule_for(key, experiment if _is_numeric(value) else None)
     if rule is not None and not rule.accepts(value):
         raise UserError(f"{key} must be {rule.describe()}; got {value!r}")
 
@@ -235,17 +257,27 @@ def leaves(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:
             yield path, OmegaConf.to_container(node, resolve=True) if isinstance(node, ListConfig) else cfg[key]
 
 
+def experiment_of(cfg: DictConfig) -> str | None:
+    """The experiment a config runs (its ``task``), or None where it names none."""
+    task = OmegaConf.select(cfg, "task", default=None, throw_on_missing=False)
+    return task if isinstance(task, str) else None
+
+
 def validate_config(cfg: DictConfig) -> None:
-    """Check every value of a composed config that has a rule; raise UserError for the first refused."""
-    for key, value in leaves(cfg):
-        check_value(key, value)
+    """Check every value of a composed config that has a rule (shared, or declared by the experiment
+    ``cfg.task``); raise UserError for the first refused."""
+    experiment = experiment_of(cfg)
+    derived = []  # values the config picks from others (model.lr: ${...per_group.lr...}): checked last, so an
+    for key, value in leaves(cfg):  # error names the key that was set, not one that follows it
+        parent, _, name = key.rpartition(".")
+        if OmegaConf.is_interpolation(OmegaConf.select(cfg, parent) if parent else cfg, name):
+            derived.append((key, value))
+        else:
+            check_value(key, value, experiment)
+    for key, value in derived:
+        check_value(key, value, experiment)
 
 
 def numeric_keys(cfg: DictConfig) -> list[str]:
     """Keys of ``cfg`` whose value is a number or a list of numbers (what the schema must cover)."""
-    keys = []
-    for key, value in leaves(cfg):
-        items = value if isinstance(value, list) else [value]
-        if items and all(_is_number(v) for v in items):
-            keys.append(key)
-    return keys
+    return [key for key, value in leaves(cfg) if _is_numeric(value)]

@@ -22,8 +22,7 @@ from lconv_cli.runner.record import METRICS_FILE, atomic_write_text
 
 log = logging.getLogger(__name__)
 
-# Rows of the last sweep finished in this process, read by the CLI to choose its exit code.
-LAST_SUMMARY: list[dict[str, Any]] | None = None
+SUMMARY_FILE = "summary.json"
 
 
 def _job_sort_key(path: Path) -> tuple[int, str]:
@@ -55,7 +54,7 @@ def collect_rows(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def write_summary(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
-    atomic_write_text(sweep_dir / "summary.json", json.dumps(rows, indent=2) + "\n")
+    atomic_write_text(sweep_dir / SUMMARY_FILE, json.dumps(rows, indent=2) + "\n")
     metric_names = sorted({name for row in rows for name in row["metrics"]})
     with open(sweep_dir / "summary.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -66,6 +65,15 @@ def write_summary(sweep_dir: Path, rows: list[dict[str, Any]]) -> None:
                 + [row["metrics"].get(name) for name in metric_names]
                 + [row.get("error") or ""]
             )
+
+
+def read_summary(sweep_dir: Path) -> list[dict[str, Any]] | None:
+    """The rows of ``sweep_dir/summary.json``; None when the sweep wrote none (or it cannot be read)."""
+    path = Path(sweep_dir) / SUMMARY_FILE
+    try:
+        return json.loads(path.read_text()) if path.is_file() else None
+    except (OSError, ValueError):
+        return None
 
 
 def varying_overrides(rows: list[dict[str, Any]]) -> list[list[str]]:
@@ -121,10 +129,8 @@ class SweepSummary(Callback):
     """Hydra callback: gathers every job's ``metrics.json`` when a multirun ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        global LAST_SUMMARY
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = collect_rows(sweep_dir)
         write_summary(sweep_dir, rows)
-        LAST_SUMMARY = rows
         failed = sum(row["status"] != "ok" for row in rows)
         stdout_console.print(summary_table(f"sweep {sweep_dir} ({len(rows) - failed}/{len(rows)} ok)", rows))

@@ -49,9 +49,9 @@ def test_valid_overrides_pass():
 
 def test_missing_launcher_plugin_names_the_extra():
     exc = MissingConfigException("missing", "hydra/launcher/joblib", ["basic"])
-    assert explain(exc, []) == "the 'joblib' launcher needs a Hydra plugin: pip install 'lconv_cli[joblib]'"
+    assert explain(exc) == "the 'joblib' launcher needs a Hydra plugin: pip install 'lconv_cli[joblib]'"
     exc = MissingConfigException("missing", "hydra/launcher/submitit_slurm", ["basic"])
-    assert "pip install 'lconv_cli[slurm]'" in explain(exc, [])
+    assert "pip install 'lconv_cli[slurm]'" in explain(exc)
 
 
 @pytest.mark.parametrize(
