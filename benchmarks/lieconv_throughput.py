@@ -42,7 +42,7 @@ def molecule_batches(batch_size: int, count: int, seed: int = 0):
 
     from lconv_cli.data.qm9 import QM9Molecules, atom_features, collate_molecules, load_qm9, qm9_split
 
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     try:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         data = load_qm9(os.path.join(cache, "lconv"))  # the runner's default paths.cache_dir
@@ -53,10 +53,10 @@ def molecule_batches(batch_size: int, count: int, seed: int = 0):
     batches = []
     for _ in range(count):
         if dataset is not None:
-            items = [dataset[int(i)] for i in torch.randint(len(dataset), (batch_size,), generator=generator)]
+            items = [dataset[int(i)] for i in torch.randint(len(dataset), (batch_size,), generator=rng)]
         else:
-            sizes = torch.randint(3, 30, (batch_size,), generator=generator)
-            items = [(torch.randn(n, 3, generator=generator) * 1.5, torch.tensor([6] + [1] * (int(n) - 1)), torch.tensor(0.0)) for n in sizes]
+            sizes = torch.randint(3, 30, (batch_size,), generator=rng)
+            items = [(torch.randn(n, 3, generator=rng) * 1.5, torch.tensor([6] + [1] * (int(n) - 1)), torch.tensor(0.0)) for n in sizes]
         batch = collate_molecules(items)
         batches.append((batch["positions"], atom_features(batch["charges"]), batch["mask"]))
     return batches, source  # the dataset itself is released: the figure is the model's train step

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -29,27 +30,41 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from lconv_cli.runner.configuring import choose
-from lconv_cli.reporting.figures import save_figure, show_matrix
 from lconv_cli.data.generators_file import FILE_NAME, save_generators
 from lconv_cli.lie import bracket, closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import ALGEBRAS, AlgebraCase, invariance_residuals, invariant_gradients
+from lconv_cli.reporting.figures import save_figure, show_matrix
+from lconv_cli.runner.configuring import choose
 from lconv_cli.runner.registry import register
-from lconv_cli.train.seeding import seeded_generators
-from lconv_cli.train.trainer import trainer_from_config
+from lconv_cli.train.seeding import seeded_rngs
+from lconv_cli.train.trainer import TrainResult, trainer_from_config
 
 log = logging.getLogger(__name__)
 
 GAP = 100.0
+LOSS_TERMS = ("invariance", "normalisation", "orthogonality", "closure")
 SUCCESS = {"subspace_similarity": 0.999, "closure_error": 1e-3}
 
 
 class GeneratorSet(nn.Module):
     """k learnable (n, n) generators, float64, initialised N(0, 1/n)."""
 
-    def __init__(self, k: int, n: int, generator: torch.Generator) -> None:
+    def __init__(self, k: int, n: int, rng: torch.Generator) -> None:
         super().__init__()
-        self.generators = nn.Parameter(torch.randn(k, n, n, generator=generator, dtype=torch.float64) / math.sqrt(n))
+        self.generators = nn.Parameter(torch.randn(k, n, n, generator=rng, dtype=torch.float64) / math.sqrt(n))
+
+
+@dataclass
+class Points:
+    """Seeded Gaussian points x (N, n·copies) float64 and the invariant's gradients there (same shape)."""
+
+    x: torch.Tensor
+    grads: torch.Tensor
+
+    @classmethod
+    def draw(cls, case: AlgebraCase, count: int, rng: torch.Generator) -> "Points":
+        x = torch.randn(count, case.n * case.copies, generator=rng, dtype=torch.float64)
+        return cls(x, invariant_gradients(case, x))
 
 
 def closure_penalty(gens: torch.Tensor) -> torch.Tensor:
@@ -66,7 +81,9 @@ def closure_penalty(gens: torch.Tensor) -> torch.Tensor:
     return (misfit / (norms[i] * norms[j])).sum()
 
 
-def losses(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, closure: bool = True) -> dict[str, torch.Tensor]:
+def losses(
+    gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, closure: bool = True,
+) -> dict[str, torch.Tensor]:
     """The named loss terms for generators (k, n, n) on points (N, n·copies); closure only if asked."""
     flat = gens.flatten(1)
     norms = flat.norm(dim=-1)
@@ -86,7 +103,10 @@ def weighted_loss(parts: dict[str, torch.Tensor], weights: dict[str, float]) -> 
     return sum(weights[name] * value for name, value in parts.items())
 
 
-def polish(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, weights: dict[str, float], max_iter: int) -> torch.Tensor:
+def polish(
+    gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, weights: dict[str, float],
+    max_iter: int,
+) -> torch.Tensor:
     """L-BFGS on all losses (closure included) from the discovered generators (m, n, n), float64."""
     if max_iter <= 0 or gens.shape[0] == 0:
         return gens
@@ -94,7 +114,8 @@ def polish(gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: 
     start = start / start.flatten(1).norm(dim=-1)[:, None, None]
     params = start.requires_grad_(True)
     opt = torch.optim.LBFGS(
-        [params], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-14, tolerance_change=1e-18, line_search_fn="strong_wolfe"
+        [params], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-14, tolerance_change=1e-18,
+        line_search_fn="strong_wolfe",
     )
 
     def objective() -> torch.Tensor:
@@ -141,38 +162,39 @@ def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
     return fig
 
 
-@register("algebra_discovery")
-def run(cfg: DictConfig) -> dict[str, float]:
-    out_dir = Path(cfg.paths.output_dir)
-    case = ALGEBRAS[choose(cfg.data.algebra, ALGEBRAS, "data.algebra")]
-    rngs = seeded_generators(int(cfg.seed), "train", "test", "init")
-    width = case.n * case.copies
-    train = torch.randn(int(cfg.data.num_train), width, generator=rngs["train"], dtype=torch.float64)
-    test = torch.randn(int(cfg.data.num_test), width, generator=rngs["test"], dtype=torch.float64)
-    train_grads, test_grads = invariant_gradients(case, train), invariant_gradients(case, test)
-    k = int(cfg.model.num_generators) if cfg.model.num_generators is not None else case.dim
-    log.info("%s; learning %d generators on %d points (true dimension %d)", case.description, k, len(train), case.dim)
-
-    model = GeneratorSet(k, case.n, rngs["init"])
-    weights = {name: float(cfg.model.weights[name]) for name in ("invariance", "normalisation", "orthogonality", "closure")}
+def train_generator_set(
+    cfg: DictConfig, model: GeneratorSet, case: AlgebraCase, train: Points, weights: dict[str, float], out_dir: Path,
+) -> TrainResult:
+    """Adam on the invariance, normalisation and orthogonality losses (no closure); the subspace
+    similarity to the true algebra monitored. The loss uses every training point, so no batches are drawn."""
     truth = case.basis()
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
-        return weighted_loss(losses(model.generators, train, train_grads, case, closure=False), weights)
+        return weighted_loss(losses(model.generators, train.x, train.grads, case, closure=False), weights)
 
     def monitor() -> dict[str, float]:
         return {"subspace_similarity": subspace_similarity(model.generators, truth)}
 
-    result = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=torch.Generator().manual_seed(int(cfg.seed)), description=f"algebra {case.name}", monitor=monitor
+    return trainer_from_config(
+        model, cfg, out_dir=out_dir, batch_rng=torch.Generator().manual_seed(int(cfg.seed)),
+        description=f"algebra {case.name}", monitor=monitor,
     ).fit(step_loss)
 
-    found, evals, gap = discovered_subspace(model.generators, train, train_grads, case, float(cfg.model.invariance_tol))
-    started = time.perf_counter()
-    found = polish(found, train, train_grads, case, weights, int(cfg.model.polish_iters))
-    polish_seconds = time.perf_counter() - started
+
+def worst_invariance(found: torch.Tensor, case: AlgebraCase, points: Points) -> float:
+    """The largest over generators (m, n, n) of the mean squared invariance residual on ``points``; NaN if m = 0."""
+    if found.shape[0] == 0:
+        return math.nan
+    return float(invariance_residuals(found, points.x, points.grads, case.copies).pow(2).mean(1).max())
+
+
+def algebra_metrics(
+    found: torch.Tensor, evals: torch.Tensor, gap: float, case: AlgebraCase, test: Points, result: TrainResult,
+    polish_seconds: float,
+) -> dict[str, float]:
+    """The run's metrics (module docstring) for the discovered generators ``found`` (m, n, n) on the test points."""
     dim = found.shape[0]
-    similarity = subspace_similarity(found, truth) if dim else 0.0
+    similarity = subspace_similarity(found, case.basis()) if dim else 0.0
     closure = closure_error(found) if dim else math.nan
     signature = killing_signature(found) if dim else (0, 0, 0)
     success = (
@@ -181,14 +203,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
         and closure <= SUCCESS["closure_error"]
         and signature == case.signature
     )
-    metrics = {
+    return {
         "subspace_similarity": similarity,
         "closure_error": closure,
         "discovered_dim": dim,
         "true_dim": case.dim,
         "spectral_gap": gap,
         "invariance_max_eig": float(evals[:dim].max()) if dim else math.nan,
-        "test_invariance": float(invariance_residuals(found, test, test_grads, case.copies).pow(2).mean(1).max()) if dim else math.nan,
+        "test_invariance": worst_invariance(found, case, test),
         "killing_positive": signature[0],
         "killing_negative": signature[1],
         "killing_zero": signature[2],
@@ -199,7 +221,32 @@ def run(cfg: DictConfig) -> dict[str, float]:
         "polish_seconds": polish_seconds,
         "steps": result.steps,
     }
+
+
+@register("algebra_discovery")
+def run(cfg: DictConfig) -> dict[str, float]:
+    out_dir = Path(cfg.paths.output_dir)
+    case = ALGEBRAS[choose(cfg.data.algebra, ALGEBRAS, "data.algebra")]
+    rngs = seeded_rngs(int(cfg.seed), "train", "test", "init")
+    train = Points.draw(case, int(cfg.data.num_train), rngs["train"])
+    test = Points.draw(case, int(cfg.data.num_test), rngs["test"])
+    k = int(cfg.model.num_generators) if cfg.model.num_generators is not None else case.dim
+    log.info("%s; learning %d generators on %d points (true dimension %d)", case.description, k, len(train.x), case.dim)
+
+    model = GeneratorSet(k, case.n, rngs["init"])
+    weights = {name: float(cfg.model.weights[name]) for name in LOSS_TERMS}
+    result = train_generator_set(cfg, model, case, train, weights, out_dir)
+
+    tol = float(cfg.model.invariance_tol)
+    found, evals, gap = discovered_subspace(model.generators, train.x, train.grads, case, tol)
+    started = time.perf_counter()
+    found = polish(found, train.x, train.grads, case, weights, int(cfg.model.polish_iters))
+    polish_seconds = time.perf_counter() - started
+    metrics = algebra_metrics(found, evals, gap, case, test, result, polish_seconds)
+
+    dim = found.shape[0]
+    kept = found if dim else model.generators.detach()
     source = {"task": cfg.task, "algebra": case.name, "run_dir": str(out_dir), "metrics": metrics}
-    save_generators(out_dir / FILE_NAME, found if dim else model.generators.detach(), [case.n], None, source)
-    save_figure(plot_generators(found if dim else model.generators.detach(), evals, f"{case.name}: {dim} found"), out_dir, "algebra_generators")
+    save_generators(out_dir / FILE_NAME, kept, [case.n], None, source)
+    save_figure(plot_generators(kept, evals, f"{case.name}: {dim} found"), out_dir, "algebra_generators")
     return metrics

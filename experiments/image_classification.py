@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -25,16 +26,19 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from lconv_cli.runner.configuring import choose
+from lconv_cli.data.generators_file import load_generators
 from lconv_cli.data.image_variants import ImageSplits, make_image_splits
 from lconv_cli.errors import UserError
-from lconv_cli.reporting.figures import save_figure
-from lconv_cli.data.generators_file import load_generators
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d, rotation_generator_2d
 from lconv_cli.models import ConvClassifier, LConvClassifier, MLPClassifier, num_params
+from lconv_cli.reporting.curves import plot_learning_curve
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.runner.configuring import choose
 from lconv_cli.runner.registry import register
-from lconv_cli.train.seeding import seeded_generators
-from lconv_cli.train.trainer import BestModel, TrainResult, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
+from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
+from lconv_cli.train.throughput import training_throughput
+from lconv_cli.train.trainer import BestModel, EpochSampler, TrainResult, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +70,9 @@ def fixed_generators(source: str, image_shape: tuple[int, int, int], generators_
     return gens.float()
 
 
-def build_classifier(model_cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int, generators_path: str | None) -> torch.nn.Module:
+def build_classifier(
+    model_cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int, generators_path: str | None,
+) -> torch.nn.Module:
     """The classifier named by ``model_cfg.arch`` (see ``conf/model/{lconv,cnn,fc,gcn}*.yaml``)."""
     arch = model_cfg.get("arch")
     if arch not in ARCHITECTURES:
@@ -101,15 +107,13 @@ def evaluate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor)
     """(accuracy, mean cross-entropy) of ``model`` on a split, in eval mode, in chunks."""
     if len(images) == 0:
         return math.nan, math.nan
-    was_training = model.training
-    model.eval()
     correct, loss = 0, 0.0
-    for start in range(0, len(images), EVAL_BATCH):
-        logits = model(images[start : start + EVAL_BATCH])
-        target = labels[start : start + EVAL_BATCH]
-        correct += int((logits.argmax(1) == target).sum())
-        loss += float(F.cross_entropy(logits, target, reduction="sum"))
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(images), EVAL_BATCH):
+            logits = model(images[start : start + EVAL_BATCH])
+            target = labels[start : start + EVAL_BATCH]
+            correct += int((logits.argmax(1) == target).sum())
+            loss += float(F.cross_entropy(logits, target, reduction="sum"))
     return correct / len(images), loss / len(images)
 
 
@@ -127,29 +131,9 @@ def plot_samples(splits: ImageSplits, title: str, count: int = 8):
     return fig
 
 
-def plot_learning_curve(
-    result: TrainResult, steps_per_epoch: int, best_epoch: float, title: str,
-    metric: str = "val_accuracy", label: str = "validation accuracy", log_scale: bool = False,
-):
-    """Training loss per step and the monitored ``metric`` per epoch; the kept epoch marked."""
-    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 3.5))
-    ax_loss.plot([(i + 1) / steps_per_epoch for i in range(len(result.losses))], result.losses, lw=0.5)
-    ax_loss.set(xlabel="epoch", ylabel="training loss", yscale="log", title=title)
-    points = [(step / steps_per_epoch, values[metric]) for step, _, values in result.monitored if metric in values]
-    if points:
-        ax_val.plot(*zip(*points), marker="o")
-        ax_val.axvline(best_epoch, color="gray", ls="--", label=f"kept: epoch {best_epoch:g}")
-        ax_val.legend()
-    ax_val.set(xlabel="epoch", ylabel=label, yscale="log" if log_scale else "linear")
-    fig.tight_layout()
-    return fig
-
-
-@register("image_classification")
-def run(cfg: DictConfig) -> dict[str, float]:
-    device = torch.device(cfg.device)
-    out_dir = Path(cfg.paths.output_dir)
-    splits = make_image_splits(
+def load_splits(cfg: DictConfig) -> ImageSplits:
+    """The variant's train / validation / test splits (CPU), drawn from ``data.seed``."""
+    return make_image_splits(
         cfg.dataset.name,
         cfg.data.root,
         cfg.variant.name,
@@ -162,62 +146,105 @@ def run(cfg: DictConfig) -> dict[str, float]:
         download=bool(cfg.data.download),
         verify=bool(cfg.data.verify),
     )
+
+
+def record_splits(splits: ImageSplits, label: str, data_seed: int, out_dir: Path) -> None:
+    """Save the variant's record (``variant.pt``) and the sample-image figure; log the split sizes."""
     torch.save(splits.record(), out_dir / VARIANT_FILE)
-    label = f"{cfg.dataset.name} {cfg.variant.name}"
     log.info(
         "data: %s, %d train / %d validation / %d test images of shape %s (data seed %s)",
-        label, len(splits.train_x), len(splits.val_x), len(splits.test_x), splits.image_shape, cfg.data.seed,
+        label, len(splits.train_x), len(splits.val_x), len(splits.test_x), splits.image_shape, data_seed,
     )
     save_figure(plot_samples(splits, label), out_dir, "image_samples")
-    train_x, train_y = splits.train_x.to(device), splits.train_y.to(device)
-    val_x, val_y = splits.val_x.to(device), splits.val_y.to(device)
-    test_x, test_y = splits.test_x.to(device), splits.test_y.to(device)
 
-    rngs = seeded_generators(int(cfg.seed), "init", "batches")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rngs["init"].initial_seed()))
-        model = build_classifier(cfg.model, splits.image_shape, int(cfg.dataset.num_classes), cfg.get("generators")).to(device)
-    log.info("model %s: %d parameters", cfg.model.name, num_params(model))
 
-    sampler = epoch_sampler_from_config(cfg, len(train_x))
+@dataclass
+class LabelledImages:
+    """Normalised images x (N, C, H, W) float32 and their labels y (N,) int64, on the run's device."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+
+def on_device(splits: ImageSplits, device: torch.device) -> tuple[LabelledImages, LabelledImages, LabelledImages]:
+    """(train, validation, test) moved to ``device``."""
+    return (
+        LabelledImages(splits.train_x.to(device), splits.train_y.to(device)),
+        LabelledImages(splits.val_x.to(device), splits.val_y.to(device)),
+        LabelledImages(splits.test_x.to(device), splits.test_y.to(device)),
+    )
+
+
+def train_classifier(
+    cfg: DictConfig, model: torch.nn.Module, train: LabelledImages, val: LabelledImages, batch_rng: torch.Generator,
+    out_dir: Path, description: str,
+) -> tuple[TrainResult, EpochSampler, BestModel]:
+    """Cross-entropy on shuffled epochs of ``train``; after every epoch the validation accuracy, and
+    the weights with the best one kept (in the returned BestModel, not yet loaded)."""
+    sampler = epoch_sampler_from_config(cfg, len(train))
     best = BestModel(model)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
-        idx = sampler.next_batch(rng).to(device)
-        return F.cross_entropy(model(train_x[idx]), train_y[idx])
+        idx = sampler.next_batch(rng).to(train.x.device)
+        return F.cross_entropy(model(train.x[idx]), train.y[idx])
 
     def monitor() -> dict[str, float]:
-        accuracy, loss = evaluate(model, val_x, val_y)
+        accuracy, loss = evaluate(model, val.x, val.y)
         if math.isnan(accuracy):
             return {}
         best.update(accuracy, trainer.result.steps)
         return {"val_accuracy": accuracy, "val_loss": loss}
 
     trainer = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"{cfg.model.name} on {label}",
+        model, cfg, out_dir=out_dir, batch_rng=batch_rng, description=description,
         monitor=monitor, extra_state={"sampler": sampler, "best": best},
     )
-    result = trainer.fit(step_loss)
+    return trainer.fit(step_loss), sampler, best
 
-    final_test_accuracy, _ = evaluate(model, test_x, test_y)
-    kept_step, val_accuracy = result.steps, math.nan  # without a validation split the last weights are kept
-    if best.weights is not None:
-        best.restore()
-        kept_step, val_accuracy = best.step, best.score
-    test_accuracy, test_loss = evaluate(model, test_x, test_y)
-    best_epoch = kept_step / sampler.steps_per_epoch
-    full_epochs, rest = divmod(result.steps, sampler.steps_per_epoch)
-    trained_samples = full_epochs * len(train_x) + min(rest * sampler.batch_size, len(train_x))
-    save_figure(plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, f"{cfg.model.name} on {label}"), out_dir, "learning_curve")
+
+def classification_metrics(
+    finished: Finished[tuple[float, float]], result: TrainResult, sampler: EpochSampler, model: torch.nn.Module,
+) -> dict[str, float]:
+    """The run's metrics (module docstring) from the test scores of the kept and the last weights."""
+    test_accuracy, test_loss = finished.score
+    final_test_accuracy, _ = finished.final_score
     return {
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
-        "val_accuracy": val_accuracy,
-        "best_epoch": best_epoch,
+        "val_accuracy": finished.best_score,
+        "best_epoch": finished.kept_step / sampler.steps_per_epoch,
         "final_test_accuracy": final_test_accuracy,
         "num_params": num_params(model),
         "epochs": result.steps / sampler.steps_per_epoch,
         "steps": result.steps,
         "train_seconds": result.train_seconds,
-        "train_samples_per_second": trained_samples / result.train_seconds if result.train_seconds > 0 else math.nan,
+        "train_samples_per_second": training_throughput(result, sampler),
     }
+
+
+@register("image_classification")
+def run(cfg: DictConfig) -> dict[str, float]:
+    device = torch.device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    splits = load_splits(cfg)
+    label = f"{cfg.dataset.name} {cfg.variant.name}"
+    record_splits(splits, label, cfg.data.seed, out_dir)
+    train, val, test = on_device(splits, device)
+
+    rngs = seeded_rngs(int(cfg.seed), "init", "batches")
+    num_classes, generators_path = int(cfg.dataset.num_classes), cfg.get("generators")
+    model = built_with_seed_of(
+        rngs["init"], lambda: build_classifier(cfg.model, splits.image_shape, num_classes, generators_path).to(device)
+    )
+    log.info("model %s: %d parameters", cfg.model.name, num_params(model))
+
+    description = f"{cfg.model.name} on {label}"
+    result, sampler, best = train_classifier(cfg, model, train, val, rngs["batches"], out_dir, description)
+    finished = finish_on_best(best, result, lambda: evaluate(model, test.x, test.y))
+    best_epoch = finished.kept_step / sampler.steps_per_epoch
+    figure = plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, description)
+    save_figure(figure, out_dir, "learning_curve")
+    return classification_metrics(finished, result, sampler, model)

@@ -23,18 +23,26 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
-from lconv_cli.runner.configuring import choose
 from lconv_cli.data.qm9 import TARGET_NAMES, TARGETS, TargetScaler, atom_features, load_qm9, qm9_split
-from lconv_cli.experiments.image_classification import plot_learning_curve
-from lconv_cli.experiments.lieconv_rotmnist import group_setting
-from lconv_cli.reporting.figures import save_figure
 from lconv_cli.groups.lie_groups import uniform_rotation_3d
 from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import MoleculeLieResNet
+from lconv_cli.reporting.curves import plot_learning_curve
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.runner.configuring import choose
 from lconv_cli.runner.registry import register
-from lconv_cli.train.seeding import seeded_generators
-from lconv_cli.train.trainer import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
+from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
+from lconv_cli.train.throughput import training_throughput
+from lconv_cli.train.trainer import (
+    BestModel,
+    EpochSampler,
+    RngState,
+    TrainResult,
+    epoch_sampler_from_config,
+    trainer_from_config,
+)
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 250
@@ -43,7 +51,9 @@ EVAL_BATCH = 250
 class Molecules:
     """Padded QM9 tensors for a subset of molecules; ``batch(idx)`` trims to the batch's largest molecule."""
 
-    def __init__(self, data: dict, indices: torch.Tensor, target: int, scale: tuple[torch.Tensor, torch.Tensor] | None, device) -> None:
+    def __init__(
+        self, data: dict, indices: torch.Tensor, target: int, scale: tuple[torch.Tensor, torch.Tensor] | None, device,
+    ) -> None:
         self.positions = data["positions"][indices].to(device)
         self.charges = data["charges"][indices].to(device)
         self.num_atoms = data["num_atoms"][indices].to(device)
@@ -69,11 +79,11 @@ def coordinate_scale(data: dict, indices: torch.Tensor) -> tuple[torch.Tensor, t
     return atoms.mean(0).float(), atoms.std().float()
 
 
-def augment(positions: torch.Tensor, mask: torch.Tensor, generator: torch.Generator, shift_std: float) -> torch.Tensor:
+def augment(positions: torch.Tensor, mask: torch.Tensor, rng: torch.Generator, shift_std: float) -> torch.Tensor:
     """Each molecule rotated by a Haar-random rotation and shifted by N(0, shift_std²) per axis."""
     batch = positions.shape[0]
-    rotation = uniform_rotation_3d(torch.rand(batch, 3, generator=generator)).to(positions)
-    shift = shift_std * torch.randn(batch, 1, 3, generator=generator).to(positions)
+    rotation = uniform_rotation_3d(torch.rand(batch, 3, generator=rng)).to(positions)
+    shift = shift_std * torch.randn(batch, 1, 3, generator=rng).to(positions)
     return torch.where(mask[..., None], positions @ rotation.transpose(1, 2) + shift, positions)
 
 
@@ -82,54 +92,56 @@ def mean_absolute_error(model: torch.nn.Module, molecules: Molecules, scaler: Ta
     """MAE in target units, in eval mode."""
     if len(molecules) == 0:
         return math.nan
-    was_training = model.training
-    model.eval()
     total = 0.0
-    for start in range(0, len(molecules), EVAL_BATCH):
-        idx = torch.arange(start, min(start + EVAL_BATCH, len(molecules)), device=molecules.targets.device)
-        positions, features, mask, target = molecules.batch(idx)
-        prediction = scaler.unstandardize(model(positions, features, mask).double())
-        total += float((prediction - target).abs().sum())
-    model.train(was_training)
+    with evaluating(model):
+        for start in range(0, len(molecules), EVAL_BATCH):
+            idx = torch.arange(start, min(start + EVAL_BATCH, len(molecules)), device=molecules.targets.device)
+            positions, features, mask, target = molecules.batch(idx)
+            prediction = scaler.unstandardize(model(positions, features, mask).double())
+            total += float((prediction - target).abs().sum())
     return total / len(molecules)
 
 
-@register("lieconv_qm9")
-def run(cfg: DictConfig) -> dict[str, float]:
-    device = torch.device(cfg.device)
-    out_dir = Path(cfg.paths.output_dir)
-    target_name = choose(cfg.data.target, TARGET_NAMES, "data.target")
-    target = TARGET_NAMES.index(target_name)
-    unit = TARGETS[target].unit
-    group_name = str(cfg.group)
-    data = load_qm9(cfg.data.cache_dir)
-    split = qm9_split(len(data["targets"]), seed=int(cfg.data.split_seed))
-    for name, size in (("train", cfg.data.train_subset), ("valid", cfg.data.valid_subset), ("test", cfg.data.test_subset)):
+def subset_split(cfg: DictConfig, num_molecules: int) -> dict[str, torch.Tensor]:
+    """The seeded Cormorant split's index tensors, each cut to ``data.<split>_subset`` when set."""
+    split = qm9_split(num_molecules, seed=int(cfg.data.split_seed))
+    sizes = (("train", cfg.data.train_subset), ("valid", cfg.data.valid_subset), ("test", cfg.data.test_subset))
+    for name, size in sizes:
         if size:
             split[name] = split[name][: int(size)]
-    recenter = group_setting(cfg.data, "recenter", group_name, False)
+    return split
+
+
+def load_molecules(cfg: DictConfig, target: int, group_name: str, device) -> tuple[Molecules, Molecules, Molecules]:
+    """(train, valid, test) molecules with target column ``target``, recentred when ``data.recenter``."""
+    data = load_qm9(cfg.data.cache_dir)
+    split = subset_split(cfg, len(data["targets"]))
+    recenter = bool(cfg.data.recenter)  # the group's own unless set (conf/data/qm9.yaml)
     scale = coordinate_scale(data, split["train"]) if recenter else None
     train, valid, test = (Molecules(data, split[s], target, scale, device) for s in ("train", "valid", "test"))
-    scaler = TargetScaler.fit(train.targets.cpu())
-    log.info("QM9 %s (%s): %d train / %d valid / %d test molecules; train mean %.4g, std %.4g",
-             target_name, unit, len(train), len(valid), len(test), scaler.mean, scaler.std)
+    return train, valid, test
 
+
+def build_molecule_model(cfg: DictConfig, group_name: str) -> MoleculeLieResNet:
+    """MolecLieResNet over ``group_name`` with the official per-group settings (``conf/model/molec_lieresnet.yaml``)."""
     m = cfg.model
-    rngs = seeded_generators(int(cfg.seed), "init", "batches", "augment")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rngs["init"].initial_seed()))
-        model = MoleculeLieResNet(
-            make_group(group_name, 3, group_setting(m, "alpha", group_name)), k=int(m.k), num_layers=int(m.num_layers),
-            nbhd=int(group_setting(m, "nbhd", group_name, 100)), fill=float(group_setting(m, "fill", group_name, 1.0)),
-            liftsamples=int(group_setting(m, "liftsamples", group_name, 1)), knn=bool(m.knn), bn=bool(m.bn),
-        ).to(device)
-    log.info("MolecLieResNet, group %s: %d parameters", model.group, num_params(model))
+    return MoleculeLieResNet(
+        make_group(group_name, 3, m.alpha), k=int(m.k), num_layers=int(m.num_layers),
+        nbhd=int(m.nbhd), fill=float(m.fill), liftsamples=int(m.liftsamples), knn=bool(m.knn), bn=bool(m.bn),
+    )
 
+
+def train_molecule_model(
+    cfg: DictConfig, model: MoleculeLieResNet, train: Molecules, valid: Molecules, scaler: TargetScaler,
+    rngs: dict[str, torch.Generator], out_dir: Path, description: str,
+) -> tuple[TrainResult, EpochSampler, BestModel]:
+    """L1 loss on standardised targets over shuffled epochs (augmented from ``rngs["augment"]`` if
+    ``data.augment``); after every epoch the validation MAE, and the weights with the lowest kept (not yet loaded)."""
     sampler = epoch_sampler_from_config(cfg, len(train))
     best = BestModel(model)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
-        idx = sampler.next_batch(rng).to(device)
+        idx = sampler.next_batch(rng).to(train.targets.device)
         positions, features, mask, y = train.batch(idx)
         if cfg.data.augment:
             positions = augment(positions, mask, rngs["augment"], float(cfg.data.shift_std))
@@ -144,31 +156,55 @@ def run(cfg: DictConfig) -> dict[str, float]:
         return {"val_mae": mae}
 
     trainer = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"LieConv {model.group} on QM9 {target_name}",
-        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": GeneratorState(rngs["augment"])},
+        model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=description,
+        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": RngState(rngs["augment"])},
     )
-    result = trainer.fit(step_loss)
-    final_test_mae = mean_absolute_error(model, test, scaler)
-    val_mae, test_mae = math.nan, final_test_mae
-    if best.weights is not None:
-        val_mae = -best.score
-        if best.step != result.steps:  # the kept weights differ from the last ones: score them too
-            best.restore()
-            test_mae = mean_absolute_error(model, test, scaler)
+    return trainer.fit(step_loss), sampler, best
+
+
+def mae_metrics(
+    finished: Finished[float], result: TrainResult, sampler: EpochSampler, model: torch.nn.Module, test: Molecules,
+    scaler: TargetScaler,
+) -> dict[str, float]:
+    """The run's metrics (module docstring) from the test MAEs of the kept and the last weights."""
+    test_mae = finished.score
     baseline_mae = float((test.targets - scaler.mean).abs().mean())
-    kept_epoch = (best.step if best.weights is not None else result.steps) / sampler.steps_per_epoch
-    figure = plot_learning_curve(result, sampler.steps_per_epoch, kept_epoch, f"LieConv {model.group}, QM9 {target_name}",
-                                 metric="val_mae", label=f"validation MAE ({unit})", log_scale=True)
-    save_figure(figure, out_dir, "learning_curve")
-    trained = result.steps * sampler.batch_size
     return {
         "test_mae": test_mae,
         "baseline_mae": baseline_mae,
         "mae_ratio": baseline_mae / test_mae if test_mae > 0 else math.nan,
-        "val_mae": val_mae,
-        "final_test_mae": final_test_mae,
+        "val_mae": -finished.best_score,
+        "final_test_mae": finished.final_score,
         "num_params": num_params(model),
         "steps": result.steps,
         "train_seconds": result.train_seconds,
-        "train_molecules_per_second": trained / result.train_seconds if result.train_seconds > 0 else math.nan,
+        "train_molecules_per_second": training_throughput(result, sampler),
     }
+
+
+@register("lieconv_qm9")
+def run(cfg: DictConfig) -> dict[str, float]:
+    device = torch.device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    target_name = choose(cfg.data.target, TARGET_NAMES, "data.target")
+    target = TARGET_NAMES.index(target_name)
+    unit = TARGETS[target].unit
+    group_name = str(cfg.group)
+    train, valid, test = load_molecules(cfg, target, group_name, device)
+    scaler = TargetScaler.fit(train.targets.cpu())
+    log.info("QM9 %s (%s): %d train / %d valid / %d test molecules; train mean %.4g, std %.4g",
+             target_name, unit, len(train), len(valid), len(test), scaler.mean, scaler.std)
+
+    rngs = seeded_rngs(int(cfg.seed), "init", "batches", "augment")
+    model = built_with_seed_of(rngs["init"], lambda: build_molecule_model(cfg, group_name).to(device))
+    log.info("MolecLieResNet, group %s: %d parameters", model.group, num_params(model))
+
+    description = f"LieConv {model.group} on QM9 {target_name}"
+    result, sampler, best = train_molecule_model(cfg, model, train, valid, scaler, rngs, out_dir, description)
+    finished = finish_on_best(best, result, lambda: mean_absolute_error(model, test, scaler))
+    kept_epoch = finished.kept_step / sampler.steps_per_epoch
+    title = f"LieConv {model.group}, QM9 {target_name}"
+    figure = plot_learning_curve(result, sampler.steps_per_epoch, kept_epoch, title,
+                                 metric="val_mae", label=f"validation MAE ({unit})", log_scale=True)
+    save_figure(figure, out_dir, "learning_curve")
+    return mae_metrics(finished, result, sampler, model, test, scaler)

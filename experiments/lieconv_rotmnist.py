@@ -24,34 +24,35 @@ from omegaconf import DictConfig
 
 from lconv_cli.data.image_variants import rotate_images
 from lconv_cli.data.rotmnist import MEAN, STD, make_rotated_mnist
-from lconv_cli.experiments.image_classification import plot_learning_curve
-from lconv_cli.reporting.figures import save_figure
 from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet
+from lconv_cli.reporting.curves import plot_learning_curve
+from lconv_cli.reporting.figures import save_figure
 from lconv_cli.runner.registry import register
-from lconv_cli.train.seeding import seeded_generators
-from lconv_cli.train.trainer import BestModel, GeneratorState, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
+from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
+from lconv_cli.train.throughput import training_throughput
+from lconv_cli.train.trainer import (
+    BestModel,
+    EpochSampler,
+    RngState,
+    TrainResult,
+    epoch_sampler_from_config,
+    trainer_from_config,
+)
 
 log = logging.getLogger(__name__)
 EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)
-
-
-def group_setting(model_cfg: DictConfig, key: str, group: str, default=None):
-    """``model.<key>`` if set, else the official per-group value ``model.per_group.<key>.<group>``, else ``default``."""
-    value = model_cfg.get(key)
-    if value is not None:
-        return value
-    table = (model_cfg.get("per_group") or {}).get(key) or {}
-    return table.get(group, default)
+Images = tuple[torch.Tensor, torch.Tensor]  # normalised images (N, 1, 28, 28) float32, labels (N,) int64
 
 
 def build_image_model(cfg: DictConfig) -> ImageLieResNet:
     m = cfg.model
-    group = make_group(str(cfg.group), 2, group_setting(m, "alpha", str(cfg.group)))
+    group = make_group(str(cfg.group), 2, m.alpha)  # model.alpha, liftsamples: the group's own (conf/model/img_lieresnet.yaml)
     return ImageLieResNet(
         group, k=int(m.k), num_layers=int(m.num_layers), total_ds=float(m.total_ds), fill=float(m.fill), nbhd=int(m.nbhd),
-        liftsamples=int(group_setting(m, "liftsamples", str(cfg.group), 1)), knn=bool(m.knn), bn=bool(m.bn),
+        liftsamples=int(m.liftsamples), knn=bool(m.knn), bn=bool(m.bn),
         shared_neighbourhoods=bool(m.shared_neighbourhoods), lift_seed=int(cfg.seed),
     )
 
@@ -61,17 +62,17 @@ def error_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tenso
     """Classification error (%) in eval mode."""
     if len(images) == 0:
         return math.nan
-    was_training = model.training
-    model.eval()
-    wrong = sum(int((model(images[i : i + EVAL_BATCH]).argmax(1) != labels[i : i + EVAL_BATCH]).sum()) for i in range(0, len(images), EVAL_BATCH))
-    model.train(was_training)
+    with evaluating(model):
+        wrong = sum(
+            int((model(images[i : i + EVAL_BATCH]).argmax(1) != labels[i : i + EVAL_BATCH]).sum())
+            for i in range(0, len(images), EVAL_BATCH)
+        )
     return 100.0 * wrong / len(images)
 
 
-@register("lieconv_rotmnist")
-def run(cfg: DictConfig) -> dict[str, float]:
-    device = torch.device(cfg.device)
-    out_dir = Path(cfg.paths.output_dir)
+def load_splits(cfg: DictConfig, device: torch.device) -> tuple[Images, Images, Images]:
+    """(train, validation, test) on ``device``, normalised with the official constants; the validation
+    images are a seeded (``data.seed`` + 1) draw of ``data.val_size`` from the 12,000 training ones."""
     splits, source = make_rotated_mnist(cfg.data.root, seed=int(cfg.data.seed), download=bool(cfg.data.download),
                                        verify=bool(cfg.data.verify))
     train_x, train_y = splits["train"]
@@ -88,23 +89,27 @@ def run(cfg: DictConfig) -> dict[str, float]:
     train_x, train_y = norm(train_x[train_idx]), train_y[train_idx].to(device)
     test_x, test_y = norm(test_x), test_y.to(device)
     log.info("data: %s; %d train / %d validation / %d test images", source, len(train_x), len(val_x), len(test_x))
+    return (train_x, train_y), (val_x, val_y), (test_x, test_y)
 
-    rngs = seeded_generators(int(cfg.seed), "init", "batches", "augment")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rngs["init"].initial_seed()))
-        model = build_image_model(cfg).to(device)
-    log.info("ImgLieResnet, group %s: %d parameters; points per layer %s", model.group, num_params(model), model.point_counts)
 
+def rotated(images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
+    """Normalised images (B, 1, 28, 28), each rotated (bilinear) by an angle drawn from U[0°, 360°) with ``rng``."""
+    angles = 360.0 * torch.rand(len(images), generator=rng).to(images.device)
+    return (rotate_images(images * STD + MEAN, angles, "bilinear") - MEAN) / STD
+
+
+def train_image_model(
+    cfg: DictConfig, model: ImageLieResNet, train: Images, val: Images, rngs: dict[str, torch.Generator], out_dir: Path,
+) -> tuple[TrainResult, EpochSampler, BestModel]:
+    """Cross-entropy on shuffled epochs of ``train`` (rotated by ``rngs["augment"]`` if ``data.augment``);
+    after every epoch the validation error, and the weights with the lowest one kept (not yet loaded)."""
+    (train_x, train_y), (val_x, val_y) = train, val
     sampler = epoch_sampler_from_config(cfg, len(train_x))
     best = BestModel(model)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
-        idx = sampler.next_batch(rng).to(device)
-        images = train_x[idx]
-        if cfg.data.augment:
-            angles = 360.0 * torch.rand(len(idx), generator=rngs["augment"]).to(device)
-            images = rotate_images(images * STD + MEAN, angles, "bilinear")
-            images = (images - MEAN) / STD
+        idx = sampler.next_batch(rng).to(train_x.device)
+        images = rotated(train_x[idx], rngs["augment"]) if cfg.data.augment else train_x[idx]
         return F.cross_entropy(model(images), train_y[idx])
 
     def monitor() -> dict[str, float]:
@@ -116,27 +121,42 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
     trainer = trainer_from_config(
         model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"LieConv {model.group} on rotated MNIST",
-        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": GeneratorState(rngs["augment"])},
+        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": RngState(rngs["augment"])},
     )
-    result = trainer.fit(step_loss)
-    final_test_error = error_rate(model, test_x, test_y)
-    kept_step, val_error, test_error = result.steps, math.nan, final_test_error
-    if best.weights is not None:
-        kept_step, val_error = best.step, -best.score
-        if best.step != result.steps:  # the kept weights differ from the last ones: score them too
-            best.restore()
-            test_error = error_rate(model, test_x, test_y)
-    best_epoch = kept_step / sampler.steps_per_epoch
-    save_figure(plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, f"LieConv {model.group}"), out_dir, "learning_curve")
-    trained = min(result.steps * sampler.batch_size, result.steps * len(train_x))
+    return trainer.fit(step_loss), sampler, best
+
+
+def error_metrics(
+    finished: Finished[float], result: TrainResult, sampler: EpochSampler, model: torch.nn.Module,
+) -> dict[str, float]:
+    """The run's metrics (module docstring) from the test errors of the kept and the last weights."""
     return {
-        "test_error": test_error,
-        "final_test_error": final_test_error,
-        "val_error": val_error,
-        "best_epoch": best_epoch,
+        "test_error": finished.score,
+        "final_test_error": finished.final_score,
+        "val_error": -finished.best_score,
+        "best_epoch": finished.kept_step / sampler.steps_per_epoch,
         "num_params": num_params(model),
         "steps": result.steps,
         "train_seconds": result.train_seconds,
-        "train_images_per_second": trained / result.train_seconds if result.train_seconds > 0 else math.nan,
+        "train_images_per_second": training_throughput(result, sampler),
     }
+
+
+@register("lieconv_rotmnist")
+def run(cfg: DictConfig) -> dict[str, float]:
+    device = torch.device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    train, val, (test_x, test_y) = load_splits(cfg, device)
+
+    rngs = seeded_rngs(int(cfg.seed), "init", "batches", "augment")
+    model = built_with_seed_of(rngs["init"], lambda: build_image_model(cfg).to(device))
+    log.info("ImgLieResnet, group %s: %d parameters; points per layer %s",
+             model.group, num_params(model), model.point_counts)
+
+    result, sampler, best = train_image_model(cfg, model, train, val, rngs, out_dir)
+    finished = finish_on_best(best, result, lambda: error_rate(model, test_x, test_y))
+    best_epoch = finished.kept_step / sampler.steps_per_epoch
+    figure = plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, f"LieConv {model.group}")
+    save_figure(figure, out_dir, "learning_curve")
+    return error_metrics(finished, result, sampler, model)
 

@@ -16,8 +16,8 @@ energy of the predicted states against the initial energy), ``linear_momentum_dr
 ``lconv_cli.physics.hamiltonian.momentum_drift``), ``linear_momentum_rate`` and ``angular_momentum_rate`` (the
 same for the rate of change of the momenta under the model's vector field at the rollout's states,
 ``lconv_cli.physics.hamiltonian.momentum_rates``: conservation in continuous time, without the integrator),
-and ``true_*`` the same quantities for the ground-truth RK4 trajectories and field: the floor. RK4 keeps linear invariants to rounding but not
-quadratic ones, so the angular momentum floor is the integrator's truncation error.
+and ``true_*`` the same quantities for the ground-truth RK4 trajectories and field: the floor. RK4 keeps linear
+invariants to rounding but not quadratic ones, so the angular momentum floor is the integrator's truncation error.
 """
 
 from __future__ import annotations
@@ -26,18 +26,15 @@ import copy
 import json
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from lconv_cli.runner.configuring import choose
 from lconv_cli.data.springs import SpringSettings, SpringSplit, load_split
 from lconv_cli.errors import UserError
-from lconv_cli.experiments.image_classification import plot_learning_curve
-from lconv_cli.experiments.lieconv_rotmnist import group_setting
-from lconv_cli.reporting.figures import save_figure
 from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.dynamics import (
@@ -59,9 +56,14 @@ from lconv_cli.physics.hamiltonian import (
     spring_hamiltonian,
     spring_vector_field,
 )
+from lconv_cli.reporting.curves import plot_learning_curve
+from lconv_cli.reporting.figures import save_figure
+from lconv_cli.runner.configuring import choose
 from lconv_cli.runner.registry import register
-from lconv_cli.train.seeding import seeded_generators
-from lconv_cli.train.trainer import BestModel, epoch_sampler_from_config, trainer_from_config
+from lconv_cli.train.evaluation import evaluating, finish_on_best
+from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
+from lconv_cli.train.throughput import training_throughput
+from lconv_cli.train.trainer import BestModel, EpochSampler, TrainResult, epoch_sampler_from_config, trainer_from_config
 
 log = logging.getLogger(__name__)
 SPRING_GROUPS = ("T2", "SO2", "Trivial")
@@ -73,7 +75,7 @@ def build_model(model_cfg: DictConfig, group: str, num_bodies: int) -> DynamicsM
     name = choose(model_cfg.name, ("hlieresnet", "fc", "hfc", "ogn", "hogn"), "model")
     if name == "hlieresnet":
         group = choose({g.lower(): g for g in SPRING_GROUPS}.get(str(group).lower(), group), SPRING_GROUPS, "group")
-        point_group = make_group(group, 2, group_setting(model_cfg, "alpha", group))
+        point_group = make_group(group, 2, model_cfg.alpha)
         return HamiltonianLieResNet(point_group, k=int(model_cfg.k), num_layers=int(model_cfg.num_layers),
                                     center=bool(model_cfg.center))
     if name in ("fc", "hfc"):
@@ -91,16 +93,6 @@ def model_label(cfg: DictConfig) -> str:
     return f"HLieResNet({cfg.group})" if name == "hlieresnet" else name.upper()
 
 
-def resolve_lr(cfg: DictConfig) -> float:
-    """``trainer.lr``, or when null the model's own (``model.lr``, else ``model.per_group.lr.<group>``)."""
-    if cfg.trainer.get("lr") is not None:
-        return float(cfg.trainer.lr)
-    value = group_setting(cfg.model, "lr", str(cfg.group))
-    if value is None:
-        raise UserError(f"model={cfg.model.name} has no learning rate of its own; set trainer.lr")
-    return float(value)
-
-
 def rollout(model: DynamicsModel, z0: torch.Tensor, params: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
     """The model's RK4 trajectory: z0 (B, 2, n, d), params (B, n, 2), times (T,) → (B, T, 2, n, d)."""
     return integrate(lambda z: model(z, params), z0, times)
@@ -110,21 +102,20 @@ def rollout_mse(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, b
     """Mean squared error of the rollouts of every chunk (steps 1…S, every state component)."""
     if len(split) == 0:
         return math.nan
-    was_training = model.training
-    model.eval()
     total = 0.0
     dtype = next(model.parameters()).dtype
-    with torch.no_grad():
+    with torch.no_grad(), evaluating(model):
         for start in range(0, len(split), batch_size):
             chunk = split.chunks[start : start + batch_size].to(device, dtype)
             params = split.params[start : start + batch_size].to(device, dtype)
             predicted = rollout(model, chunk[:, 0], params, times.to(device, dtype))
             total += float((predicted[:, 1:] - chunk[:, 1:]).pow(2).mean(tuple(range(1, chunk.dim()))).sum())
-    model.train(was_training)
     return total / len(split)
 
 
-def long_rollouts(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, count: int, batch_size: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def long_rollouts(
+    model: DynamicsModel, split: SpringSplit, times: torch.Tensor, count: int, batch_size: int, device,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The rollouts from t = 0 of the first ``count`` systems, in the model's dtype, and the model's
     vector field along them → (trajectories, dz/dt), both (count, T, 2, n, d) float64 on the CPU."""
     dtype = next(model.parameters()).dtype
@@ -142,7 +133,9 @@ def long_rollouts(model: DynamicsModel, split: SpringSplit, times: torch.Tensor,
     return torch.cat(states), torch.cat(fields)
 
 
-def trajectory_errors(predicted: torch.Tensor, true: torch.Tensor, masses: torch.Tensor, springs: torch.Tensor) -> dict[str, torch.Tensor]:
+def trajectory_errors(
+    predicted: torch.Tensor, true: torch.Tensor, masses: torch.Tensor, springs: torch.Tensor,
+) -> dict[str, torch.Tensor]:
     """Per-system, per-step errors of trajectories (N, T, 2, n, 2) (float64): ``state`` relative
     error against the truth, ``energy`` relative error of the true energy against the initial one,
     and the relative drifts ``linear`` ‖P(t) − P(0)‖/Σ‖p_i(0)‖ and ``angular``
@@ -159,7 +152,9 @@ def trajectory_errors(predicted: torch.Tensor, true: torch.Tensor, masses: torch
     }
 
 
-def summary_metrics(errors: dict[str, torch.Tensor], rates: tuple[torch.Tensor, torch.Tensor], prefix: str = "") -> dict[str, float]:
+def summary_metrics(
+    errors: dict[str, torch.Tensor], rates: tuple[torch.Tensor, torch.Tensor], prefix: str = "",
+) -> dict[str, float]:
     """Means over systems and steps 1…T (state, energy) and of each system's largest drift (momenta)
     and largest momentum rate (``momentum_rates`` of the field along the trajectory)."""
     return {
@@ -192,8 +187,8 @@ def plot_conservation(curves: dict, label: str):
     systems, from the first step on; exact zeros drawn at 1e-18)."""
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.5))
     t = curves["times"][1:]
-    for ax, key, title in zip(axes, ("state", "energy", "linear", "angular"),
-                              ("state rel. error", "energy rel. error", "linear momentum drift", "angular momentum drift")):
+    titles = ("state rel. error", "energy rel. error", "linear momentum drift", "angular momentum drift")
+    for ax, key, title in zip(axes, ("state", "energy", "linear", "angular"), titles):
         ax.plot(t, [max(v, 1e-18) for v in curves["model"][key][1:]], label=label)
         if key != "state":
             ax.plot(t, [max(v, 1e-18) for v in curves["truth"][key][1:]], label="ground truth (RK4)", color="k", ls=":")
@@ -203,35 +198,36 @@ def plot_conservation(curves: dict, label: str):
     return fig
 
 
-@register("lieconv_springs")
-def run(cfg: DictConfig) -> dict[str, float]:
-    device = torch.device(cfg.device)
-    out_dir = Path(cfg.paths.output_dir)
-    d = cfg.data
-    settings = SpringSettings(num_bodies=int(d.num_bodies), num_times=int(d.num_times), t_end=float(d.t_end),
-                              chunk_steps=int(d.chunk_steps), long_steps=int(d.long_steps), seed=int(d.seed))
-    dtype = {"float32": torch.float32, "float64": torch.float64}[choose(cfg.evaluation.dtype, ("float32", "float64"), "evaluation.dtype")]
+def spring_settings(data_cfg: DictConfig) -> SpringSettings:
+    """The simulation settings of ``data``."""
+    d = data_cfg
+    return SpringSettings(num_bodies=int(d.num_bodies), num_times=int(d.num_times), t_end=float(d.t_end),
+                          chunk_steps=int(d.chunk_steps), long_steps=int(d.long_steps), seed=int(d.seed))
+
+
+def load_splits(data_cfg: DictConfig, settings: SpringSettings) -> tuple[SpringSplit, SpringSplit, SpringSplit]:
+    """(train, valid, test) systems from the cache (simulated on first use)."""
     if settings.chunk_steps >= settings.num_times or settings.long_steps >= settings.num_times:
         raise UserError(f"data.chunk_steps and data.long_steps must be below data.num_times ({settings.num_times})")
+    d = data_cfg
     train, valid, test = (load_split(d.cache_dir, settings, split, int(size))
                           for split, size in (("train", d.num_train), ("valid", d.num_valid), ("test", d.num_test)))
-    log.info("springs: %d bodies, %d train / %d valid / %d test systems, dt %.4g", settings.num_bodies, len(train), len(valid), len(test), settings.dt)
+    log.info("springs: %d bodies, %d train / %d valid / %d test systems, dt %.4g",
+             settings.num_bodies, len(train), len(valid), len(test), settings.dt)
+    return train, valid, test
 
-    rngs = seeded_generators(int(cfg.seed), "init", "batches")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rngs["init"].initial_seed()))
-        model = build_model(cfg.model, str(cfg.group), settings.num_bodies).to(device)
-    label = model_label(cfg)
-    with open_dict(cfg):
-        cfg.trainer.lr = resolve_lr(cfg)
-    log.info("%s: %d parameters, lr %g", label, num_params(model), cfg.trainer.lr)
 
-    chunk_times = settings.times(settings.chunk_steps, torch.float32).to(device)
+def train_dynamics(
+    cfg: DictConfig, model: DynamicsModel, train: SpringSplit, valid: SpringSplit, chunk_times: torch.Tensor,
+    batch_rng: torch.Generator, out_dir: Path, label: str,
+) -> tuple[TrainResult, EpochSampler, BestModel]:
+    """MSE of the model's rollouts of shuffled epochs of training chunks (float32); after every epoch
+    the validation rollout MSE, and the weights with the lowest kept (not yet loaded)."""
+    device, eval_batch = chunk_times.device, int(cfg.evaluation.batch_size)
     train_chunks = train.chunks.to(device, torch.float32)
     train_params = train.params.to(device, torch.float32)
     sampler = epoch_sampler_from_config(cfg, len(train))
     best = BestModel(model)
-    eval_batch = int(cfg.evaluation.batch_size)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
         idx = sampler.next_batch(rng).to(device)
@@ -246,51 +242,110 @@ def run(cfg: DictConfig) -> dict[str, float]:
         best.update(-mse, trainer.result.steps)
         return {"val_rollout_mse": mse}
 
-    trainer = trainer_from_config(model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"{label} on springs",
+    trainer = trainer_from_config(model, cfg, out_dir=out_dir, batch_rng=batch_rng, description=f"{label} on springs",
                                   monitor=monitor, extra_state={"sampler": sampler, "best": best})
-    result = trainer.fit(step_loss)
-    final_mse = rollout_mse(model, test, chunk_times, eval_batch, device)
-    test_mse, val_mse = final_mse, math.nan
-    if best.weights is not None:
-        val_mse = -best.score
-        if best.step != result.steps:
-            best.restore()
-            test_mse = rollout_mse(model, test, chunk_times, eval_batch, device)
+    return trainer.fit(step_loss), sampler, best
+
+
+@dataclass
+class LongRollouts:
+    """The first N test systems rolled out from t = 0 over ``times`` (T,): ``true`` and ``predicted``
+    trajectories (N, T, 2, n, 2) float64 on the CPU, their per-system, per-step ``errors`` and
+    ``true_errors`` (:func:`trajectory_errors`), and the momentum ``rates`` and ``true_rates`` (N, T) of
+    the model's and the true vector field along them (``momentum_rates``)."""
+
+    times: torch.Tensor
+    true: torch.Tensor
+    predicted: torch.Tensor
+    errors: dict[str, torch.Tensor]
+    true_errors: dict[str, torch.Tensor]
+    rates: tuple[torch.Tensor, torch.Tensor]
+    true_rates: tuple[torch.Tensor, torch.Tensor]
+
+
+def roll_out_long(
+    model: DynamicsModel, test: SpringSplit, settings: SpringSettings, count: int, dtype: torch.dtype,
+    batch_size: int, device,
+) -> LongRollouts:
+    """Long rollouts of the first ``count`` test systems by a copy of ``model`` in ``dtype`` (eval mode)."""
+    times = settings.times(settings.long_steps)
+    true = test.long[:count]
+    evaluated = copy.deepcopy(model).to(device, dtype).eval()
+    predicted, field = long_rollouts(evaluated, test, times, count, batch_size, device)
+    masses, springs = test.masses[:count], test.springs[:count]
+    errors = trajectory_errors(predicted, true, masses, springs)
+    true_errors = trajectory_errors(true, true, masses, springs)
+    true_field = spring_vector_field(true.to(dtype), masses[:, None].to(dtype), springs[:, None].to(dtype)).double()
+    return LongRollouts(times, true, predicted, errors, true_errors,
+                        momentum_rates(predicted, field), momentum_rates(true, true_field))
+
+
+def conservation_metrics(r: LongRollouts) -> dict[str, float]:
+    """The long-rollout metrics of the module docstring: the model's, the ground truth's (``true_*``,
+    without the state error, zero by construction) and the drift ratios model / truth."""
+    metrics = summary_metrics(r.errors, r.rates)
+    metrics.update(summary_metrics(r.true_errors, r.true_rates, "true_"))
+    del metrics["true_long_rollout_rel_err"]  # zero by construction
+    for key in ("linear", "angular"):
+        floor = metrics[f"true_{key}_momentum_drift"]
+        metrics[f"{key}_drift_ratio"] = metrics[f"{key}_momentum_drift"] / floor if floor > 0 else math.inf
+    return metrics
+
+
+def save_long_rollouts(r: LongRollouts, label: str, out_dir: Path) -> None:
+    """``rollout_curves.json`` (median errors over systems per step, one example's positions) and the
+    ``trajectories`` and ``conservation`` figures."""
+    curves = {
+        "label": label, "times": r.times.tolist(),
+        "model": {k: v.median(0).values.tolist() for k, v in r.errors.items()},
+        "truth": {k: v.median(0).values.tolist() for k, v in r.true_errors.items()},
+        "example": {"true": r.true[0, :, 0].tolist(), "predicted": r.predicted[0, :, 0].tolist()},
+    }
+    (out_dir / CURVES_FILE).write_text(json.dumps(curves))
+    save_figure(plot_trajectories(r.predicted[0], r.true[0], label), out_dir, "trajectories")
+    save_figure(plot_conservation(curves, label), out_dir, "conservation")
+
+
+def evaluation_dtype(cfg: DictConfig) -> torch.dtype:
+    """``evaluation.dtype`` as a torch dtype."""
+    name = choose(cfg.evaluation.dtype, ("float32", "float64"), "evaluation.dtype")
+    return {"float32": torch.float32, "float64": torch.float64}[name]
+
+
+@register("lieconv_springs")
+def run(cfg: DictConfig) -> dict[str, float]:
+    device = torch.device(cfg.device)
+    out_dir = Path(cfg.paths.output_dir)
+    settings = spring_settings(cfg.data)
+    dtype = evaluation_dtype(cfg)
+    train, valid, test = load_splits(cfg.data, settings)
+
+    rngs = seeded_rngs(int(cfg.seed), "init", "batches")
+    group, num_bodies = str(cfg.group), settings.num_bodies
+    model = built_with_seed_of(rngs["init"], lambda: build_model(cfg.model, group, num_bodies).to(device))
+    label = model_label(cfg)
+    if cfg.trainer.get("lr") is None:  # trainer.lr is the model's own (model.lr) unless set
+        raise UserError(f"model={cfg.model.name} has no learning rate of its own for group {cfg.group}; set trainer.lr")
+    log.info("%s: %d parameters, lr %g", label, num_params(model), cfg.trainer.lr)
+
+    chunk_times = settings.times(settings.chunk_steps, torch.float32).to(device)
+    eval_batch = int(cfg.evaluation.batch_size)
+    result, sampler, best = train_dynamics(cfg, model, train, valid, chunk_times, rngs["batches"], out_dir, label)
+    finished = finish_on_best(best, result, lambda: rollout_mse(model, test, chunk_times, eval_batch, device))
 
     count = min(int(cfg.evaluation.long_systems), len(test))
-    long_times = settings.times(settings.long_steps)
-    metrics: dict[str, float] = {"rollout_mse": test_mse}
+    metrics: dict[str, float] = {"rollout_mse": finished.score}
     if count:
-        true = test.long[:count]
-        evaluated = copy.deepcopy(model).to(device, dtype).eval()
-        predicted, field = long_rollouts(evaluated, test, long_times, count, eval_batch, device)
-        masses, springs = test.masses[:count], test.springs[:count]
-        errors = trajectory_errors(predicted, true, masses, springs)
-        true_errors = trajectory_errors(true, true, masses, springs)
-        true_field = spring_vector_field(true.to(dtype), masses[:, None].to(dtype), springs[:, None].to(dtype)).double()
-        metrics.update(summary_metrics(errors, momentum_rates(predicted, field)))
-        metrics.update(summary_metrics(true_errors, momentum_rates(true, true_field), "true_"))
-        del metrics["true_long_rollout_rel_err"]  # zero by construction
-        for key in ("linear", "angular"):
-            floor = metrics[f"true_{key}_momentum_drift"]
-            metrics[f"{key}_drift_ratio"] = metrics[f"{key}_momentum_drift"] / floor if floor > 0 else math.inf
-        curves = {
-            "label": label, "times": long_times.tolist(),
-            "model": {k: v.median(0).values.tolist() for k, v in errors.items()},
-            "truth": {k: v.median(0).values.tolist() for k, v in true_errors.items()},
-            "example": {"true": true[0, :, 0].tolist(), "predicted": predicted[0, :, 0].tolist()},
-        }
-        (out_dir / CURVES_FILE).write_text(json.dumps(curves))
-        save_figure(plot_trajectories(predicted[0], true[0], label), out_dir, "trajectories")
-        save_figure(plot_conservation(curves, label), out_dir, "conservation")
-    steps_per_epoch = sampler.steps_per_epoch
-    kept = (best.step if best.weights is not None else result.steps) / steps_per_epoch
-    save_figure(plot_learning_curve(result, steps_per_epoch, kept, f"{label} on springs", metric="val_rollout_mse",
-                                    label="validation rollout MSE", log_scale=True), out_dir, "learning_curve")
+        long = roll_out_long(model, test, settings, count, dtype, eval_batch, device)
+        metrics.update(conservation_metrics(long))
+        save_long_rollouts(long, label, out_dir)
+    kept = finished.kept_step / sampler.steps_per_epoch
+    figure = plot_learning_curve(result, sampler.steps_per_epoch, kept, f"{label} on springs", metric="val_rollout_mse",
+                                 label="validation rollout MSE", log_scale=True)
+    save_figure(figure, out_dir, "learning_curve")
     metrics.update({
-        "val_rollout_mse": val_mse, "final_rollout_mse": final_mse, "num_train": len(train), "long_systems": count,
-        "num_params": num_params(model), "lr": float(cfg.trainer.lr), "steps": result.steps,
-        "train_seconds": result.train_seconds,
-        "train_systems_per_second": result.steps * sampler.batch_size / result.train_seconds if result.train_seconds > 0 else math.nan,
+        "val_rollout_mse": -finished.best_score, "final_rollout_mse": finished.final_score, "num_train": len(train),
+        "long_systems": count, "num_params": num_params(model), "lr": float(cfg.trainer.lr), "steps": result.steps,
+        "train_seconds": result.train_seconds, "train_systems_per_second": training_throughput(result, sampler),
     })
     return metrics

@@ -26,18 +26,18 @@ import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig
 
-from lconv_cli.runner.configuring import choose
 from lconv_cli.data import PairSet, make_rotation_pairs
+from lconv_cli.data.generators_file import FILE_NAME, load_generators, save_generators
 from lconv_cli.data.rotation_pairs import ROTATIONS
 from lconv_cli.errors import UserError
-from lconv_cli.reporting.figures import save_figure, scaled_to_match, show_matrix
-from lconv_cli.data.generators_file import FILE_NAME, load_generators, save_generators
 from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_cos, rotation_generator_2d
 from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, polish_generator
 from lconv_cli.models import ExpGenerator, FixedAngleStep, RecursiveAngleNet, UnknownAngleGenerator, num_params
 from lconv_cli.models.generator import EXP_METHODS
+from lconv_cli.reporting.figures import save_figure, scaled_to_match, show_matrix
+from lconv_cli.runner.configuring import choose
 from lconv_cli.runner.registry import register
-from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.seeding import seeded_rngs
 from lconv_cli.train.trainer import Trainer, TrainResult, trainer_from_config
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,8 @@ class Context:
 
     def trainer(self, model: torch.nn.Module, learned: Callable[[], torch.Tensor], description: str) -> Trainer:
         self.active = trainer_from_config(
-            model, self.cfg, out_dir=self.out_dir, batch_rng=self.rngs["batches"], description=description, monitor=self.monitor(learned)
+            model, self.cfg, out_dir=self.out_dir, batch_rng=self.rngs["batches"], description=description,
+            monitor=self.monitor(learned),
         )
         return self.active
 
@@ -93,7 +94,9 @@ class Fit:
 
 
 @torch.no_grad()
-def _chunked_mse(fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]], num: int, chunk: int = 4096) -> tuple[float, float]:
+def _chunked_mse(
+    fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]], num: int, chunk: int = 4096,
+) -> tuple[float, float]:
     """(MSE, MSE / Var(target)) of fn(slice) = (prediction, target) over ``num`` items in chunks."""
     total, count, targets = 0.0, 0, []
     for start in range(0, num, chunk):
@@ -115,7 +118,7 @@ def fit_generator(ctx: Context) -> Fit:
         order=cfg.model.taylor_order,
         recursion_steps=cfg.model.recursion_steps,
         init_scale=cfg.model.init_scale,
-        generator=ctx.rngs["init"],
+        rng=ctx.rngs["init"],
     ).to(ctx.device)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
@@ -124,7 +127,8 @@ def fit_generator(ctx: Context) -> Fit:
 
     result = ctx.trainer(model, lambda: model.generator_matrix, "so2 generator").fit(step_loss)
     mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.theta[s]), test.g[s]), len(test))
-    return Fit(model.generator_matrix.detach(), result, {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)})
+    metrics = {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)}
+    return Fit(model.generator_matrix.detach(), result, metrics)
 
 
 def fit_generator_t(ctx: Context) -> Fit:
@@ -137,7 +141,7 @@ def fit_generator_t(ctx: Context) -> Fit:
         hidden=cfg.model.hidden,
         init_scale=cfg.model.init_scale,
         order=cfg.model.taylor_order,
-        generator=ctx.rngs["init"],
+        rng=ctx.rngs["init"],
     ).to(ctx.device)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
@@ -147,11 +151,14 @@ def fit_generator_t(ctx: Context) -> Fit:
     result = ctx.trainer(model, lambda: model.generator_matrix, "so2 generator_t").fit(step_loss)
     mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.g[s])[0], test.g[s]), len(test))
     with torch.no_grad():
-        predicted = torch.cat([model.predict_theta(test.f[s:s + 4096], test.g[s:s + 4096]) for s in range(0, len(test), 4096)])
+        predicted = torch.cat(
+            [model.predict_theta(test.f[s:s + 4096], test.g[s:s + 4096]) for s in range(0, len(test), 4096)]
+        )
     return Fit(
         model.generator_matrix.detach(),
         result,
-        {"test_mse": mse, "test_rel_mse": rel, "theta_r2": affine_r2(predicted, test.theta), "num_params": num_params(model)},
+        {"test_mse": mse, "test_rel_mse": rel, "theta_r2": affine_r2(predicted, test.theta),
+         "num_params": num_params(model)},
     )
 
 
@@ -183,7 +190,7 @@ def fit_recursive_angle(ctx: Context) -> Fit:
         rec=cfg.model.rec,
         hidden=cfg.model.hidden,
         fixed_generator=_fixed_generator(cfg, dim),
-        generator=ctx.rngs["init"],
+        rng=ctx.rngs["init"],
     ).to(ctx.device)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
@@ -193,7 +200,8 @@ def fit_recursive_angle(ctx: Context) -> Fit:
     result = ctx.trainer(model, lambda: model.generator_matrix, "so2 recursive_angle").fit(step_loss)
     with torch.no_grad():
         mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.g[s]), test.theta[s]), len(test))
-    return Fit(model.generator_matrix.detach(), result, {"test_theta_mse": mse, "test_theta_rel_mse": rel, "num_params": num_params(model)})
+    metrics = {"test_theta_mse": mse, "test_theta_rel_mse": rel, "num_params": num_params(model)}
+    return Fit(model.generator_matrix.detach(), result, metrics)
 
 
 def fit_fixed_angle(ctx: Context) -> Fit:
@@ -201,9 +209,11 @@ def fit_fixed_angle(ctx: Context) -> Fit:
     cfg, train, test = ctx.cfg, ctx.train, ctx.test
     low, high = cfg.data.theta_range_deg
     if low != high or low == 0:
-        raise UserError(f"model=fixed_angle needs one nonzero angle, e.g. data.theta_range_deg=[18,18]; got [{low}, {high}]")
+        raise UserError(
+            f"model=fixed_angle needs one nonzero angle, e.g. data.theta_range_deg=[18,18]; got [{low}, {high}]"
+        )
     theta = math.radians(low)
-    model = FixedAngleStep(int(cfg.data.n) ** 2, generator=ctx.rngs["init"]).to(ctx.device)
+    model = FixedAngleStep(int(cfg.data.n) ** 2, rng=ctx.rngs["init"]).to(ctx.device)
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
         idx = ctx.batch(rng)
@@ -212,7 +222,8 @@ def fit_fixed_angle(ctx: Context) -> Fit:
     result = ctx.trainer(model, lambda: model.generator_matrix(theta), "so2 fixed_angle").fit(step_loss)
     with torch.no_grad():
         mse, rel = _chunked_mse(lambda s: (model(test.f[s]), test.g[s]), len(test))
-    return Fit(model.generator_matrix(theta).detach(), result, {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)})
+    metrics = {"test_mse": mse, "test_rel_mse": rel, "num_params": num_params(model)}
+    return Fit(model.generator_matrix(theta).detach(), result, metrics)
 
 
 LSTSQ_SOLUTIONS = ("polished", "closed_form", "first_order")
@@ -230,8 +241,10 @@ def fit_lstsq(ctx: Context) -> Fit:
     polished = closed
     if solution == "polished" and int(cfg.model.polish_iters) > 0 and num > 0:
         if float(train.theta.min()) == float(train.theta.max()):
-            log.warning("lstsq: every pair has the same angle, so exp(θL) = T has many solutions L and the polish may leave log(T)/θ far behind")
-        polished = polish_generator(closed, train.f[:num], train.theta[:num], train.g[:num], int(cfg.model.polish_iters))
+            log.warning("lstsq: every pair has the same angle, so exp(θL) = T has many solutions L and the polish "
+                        "may leave log(T)/θ far behind")
+        iters = int(cfg.model.polish_iters)
+        polished = polish_generator(closed, train.f[:num], train.theta[:num], train.g[:num], iters)
     seconds = time.perf_counter() - started
     sw = rotation_generator_2d(int(cfg.data.n), cfg.data.conventions)
     extra = {
@@ -278,7 +291,8 @@ def plot_generators(learned: torch.Tensor, references: dict[str, torch.Tensor], 
         ax.set_ylabel("train loss")
     if result.monitored:
         twin = ax.twinx()
-        twin.plot([m[0] for m in result.monitored], [m[2]["generator_cos_data"] for m in result.monitored], color="tab:orange")
+        steps = [m[0] for m in result.monitored]
+        twin.plot(steps, [m[2]["generator_cos_data"] for m in result.monitored], color="tab:orange")
         twin.set_ylabel("|cos| to the data's generator", color="tab:orange")
         twin.set_ylim(0, 1.02)
     ax.set_title("training", fontsize=9)
@@ -290,7 +304,7 @@ def plot_generators(learned: torch.Tensor, references: dict[str, torch.Tensor], 
 def run(cfg: DictConfig) -> dict[str, float]:
     device = torch.device(cfg.device)
     out_dir = Path(cfg.paths.output_dir)
-    rngs = seeded_generators(int(cfg.seed), "train", "test", "init", "batches")
+    rngs = seeded_rngs(int(cfg.seed), "train", "test", "init", "batches")
     n = int(cfg.data.n)
     rotation = choose(cfg.data.rotation, ROTATIONS, "data.rotation")
     conventions = choose(cfg.data.conventions, CONVENTIONS, "data.conventions")
@@ -298,11 +312,13 @@ def run(cfg: DictConfig) -> dict[str, float]:
     theta_range = tuple(cfg.data.theta_range_deg)
     train = make_rotation_pairs(n, cfg.data.num_train, theta_range, rotation, rngs["train"], conventions).to(device)
     test = make_rotation_pairs(n, cfg.data.num_test, theta_range, rotation, rngs["test"], conventions).to(device)
-    log.info("data: %d train / %d test pairs of %dx%d images, %s rotation, θ ~ U%s deg", len(train), len(test), n, n, rotation, theta_range)
+    log.info("data: %d train / %d test pairs of %dx%d images, %s rotation, θ ~ U%s deg",
+             len(train), len(test), n, n, rotation, theta_range)
 
     sw = rotation_generator_2d(n, conventions)
     data_reference = sw if rotation == "swi" else central_difference_generator(n)
-    ctx = Context(cfg, train, test, data_reference.to(device), device, out_dir, rngs, float(cfg.model.get("curriculum", 0.0)))
+    curriculum = float(cfg.model.get("curriculum", 0.0))
+    ctx = Context(cfg, train, test, data_reference.to(device), device, out_dir, rngs, curriculum)
     fit = VARIANTS[variant](ctx)
 
     learned = fit.generator.detach().cpu()

@@ -13,7 +13,7 @@ The package, from the bottom layer up (each layer imports only the ones above it
 - ``runner``     the ``lconv`` command line, Hydra app, registry, config checks, run records, sweeps
 
 The experiments (``lconv_cli.experiments``, ``experiments/`` in the repository) sit on top: each
-registers ``run(cfg) -> metrics`` with :func:`lconv_cli.runner.registry.register`.
+registers ``run(cfg) -> metrics`` with ``lconv_cli.runner.registry.register``.
 """
 
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ Variants (L-conv paper, SI D):
                        and test alike) and to all channels;
     rotated_scrambled  rotate, then scramble.
 
-Every random draw (angles, permutation, validation split) comes from generators seeded by the
+Every random draw (angles, permutation, validation split) comes from RNGs seeded by the
 data seed, so the same seed gives the same images in every run and every split.
 """
 
@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from lconv_cli.data.images import CIFAR_DATASETS, IDX_DATASETS, load_cifar_dataset, load_idx_dataset
-from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.seeding import seeded_rngs
 
 DATASETS = (*IDX_DATASETS, *CIFAR_DATASETS)
 VARIANTS = {"plain": (False, False), "rotated": (True, False), "scrambled": (False, True), "rotated_scrambled": (True, True)}
@@ -40,9 +40,9 @@ def load_image_dataset(
     raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
 
 
-def random_angles(count: int, max_angle_deg: float, generator: torch.Generator) -> torch.Tensor:
+def random_angles(count: int, max_angle_deg: float, rng: torch.Generator) -> torch.Tensor:
     """(count,) float64 angles in degrees, uniform in [−max_angle_deg, max_angle_deg)."""
-    return (2 * torch.rand(count, generator=generator, dtype=torch.float64) - 1) * max_angle_deg
+    return (2 * torch.rand(count, generator=rng, dtype=torch.float64) - 1) * max_angle_deg
 
 
 def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor, interpolation: str = "bicubic", chunk: int = 4096) -> torch.Tensor:
@@ -69,9 +69,9 @@ def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor, interpolation:
     return out
 
 
-def pixel_permutation(num_pixels: int, generator: torch.Generator) -> torch.Tensor:
+def pixel_permutation(num_pixels: int, rng: torch.Generator) -> torch.Tensor:
     """(num_pixels,) int64, a uniformly random permutation of the pixel indices."""
-    return torch.randperm(num_pixels, generator=generator)
+    return torch.randperm(num_pixels, generator=rng)
 
 
 def scramble(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
@@ -150,7 +150,7 @@ def make_image_splits(
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}; got {interpolation!r}")
-    rngs = seeded_generators(seed, "train_angles", "test_angles", "permutation", "validation")
+    rngs = seeded_rngs(seed, "train_angles", "test_angles", "permutation", "validation")
     train_images, train_labels = load_image_dataset(name, root, train=True, download=download, verify=verify)
     test_images, test_labels = load_image_dataset(name, root, train=False, download=download, verify=verify)
     if train_subset:

@@ -55,7 +55,7 @@ def make_rotation_pairs(
     num: int,
     theta_range_deg: tuple[float, float],
     rotation: str,
-    generator: torch.Generator,
+    rng: torch.Generator,
     conventions: str = "centred",
 ) -> PairSet:
     """Draw ``num`` seeded pairs of n×n uniform-noise images and their rotations.
@@ -67,7 +67,7 @@ def make_rotation_pairs(
         rotation: ``swi``: T(θ) = exp(θ L_SW), computed exactly in float64, so L_SW is the
             data's own generator. ``bilinear``: the official code's resampling (not a group;
             see :mod:`lconv_cli.lie.resampling`).
-        generator: torch.Generator that makes the draw reproducible.
+        rng: torch.Generator that makes the draw reproducible.
         conventions: the grid of L_SW for ``swi`` data (``centred`` or ``paper``).
     """
     if rotation not in ROTATIONS:
@@ -77,8 +77,8 @@ def make_rotation_pairs(
     low, high = (math.radians(a) for a in theta_range_deg)
     if not high >= low:
         raise ValueError(f"theta_range_deg must be increasing, got {tuple(theta_range_deg)}")
-    f = torch.rand(num, n * n, generator=generator, dtype=torch.float64) - 0.5
-    theta = low + (high - low) * torch.rand(num, generator=generator, dtype=torch.float64)
+    f = torch.rand(num, n * n, generator=rng, dtype=torch.float64) - 0.5
+    theta = low + (high - low) * torch.rand(num, generator=rng, dtype=torch.float64)
     if rotation == "swi":
         g = antisymmetric_expm_action(rotation_generator_2d(n, conventions), theta, f)
     else:

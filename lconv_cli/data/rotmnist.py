@@ -71,11 +71,11 @@ def make_rotated_mnist(
     test_x, test_y = load_idx_dataset("mnist", root, train=False, download=download, verify=verify)
     images = torch.cat([train_x, test_x]).float().div_(255)[:, None]
     labels = torch.cat([train_y, test_y])
-    generator = torch.Generator().manual_seed(seed)
+    rng = torch.Generator().manual_seed(seed)
     total = min(len(images), TRAIN_SIZE + TEST_SIZE)  # fewer only for small stand-in datasets (tests)
     train_size = TRAIN_SIZE * total // (TRAIN_SIZE + TEST_SIZE)
-    order = torch.randperm(len(images), generator=generator)[:total]
-    angles = 360.0 * torch.rand(total, generator=generator)
+    order = torch.randperm(len(images), generator=rng)[:total]
+    angles = 360.0 * torch.rand(total, generator=rng)
     rotated = torch.cat([rotate_images(images[chunk], angles[i : i + len(chunk)], "bilinear") for i, chunk in enumerate_chunks(order, 5000)])
     splits = {
         "train": (rotated[:train_size], labels[order[:train_size]]),

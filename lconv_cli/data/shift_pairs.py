@@ -9,7 +9,7 @@ from lconv_cli.lie.expm import antisymmetric_expm_action
 from lconv_cli.lie.shannon_whittaker import sw_derivative_matrix
 
 
-def make_shift_pairs(d: int, num: int, shift_range: tuple[float, float], generator: torch.Generator) -> PairSet:
+def make_shift_pairs(d: int, num: int, shift_range: tuple[float, float], rng: torch.Generator) -> PairSet:
     """Draw ``num`` seeded pairs of length-d uniform-noise signals and their continuous shifts.
 
     g = exp(z D) f with D the SW derivative matrix and z ~ U[low, high) samples: the SW shift of
@@ -20,7 +20,7 @@ def make_shift_pairs(d: int, num: int, shift_range: tuple[float, float], generat
     low, high = (float(v) for v in shift_range)
     if not high >= low:
         raise ValueError(f"shift_range must be increasing, got {tuple(shift_range)}")
-    f = torch.rand(num, d, generator=generator, dtype=torch.float64) - 0.5
-    z = low + (high - low) * torch.rand(num, generator=generator, dtype=torch.float64)
+    f = torch.rand(num, d, generator=rng, dtype=torch.float64) - 0.5
+    z = low + (high - low) * torch.rand(num, generator=rng, dtype=torch.float64)
     g = antisymmetric_expm_action(sw_derivative_matrix(d), z, f)
     return PairSet(f.float(), z.float(), g.float())

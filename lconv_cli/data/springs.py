@@ -9,7 +9,7 @@ system with some net momentum). Trajectories are integrated in float64 with RK4 
 ``chunk_steps`` steps (the training example), and test systems also keep the first
 ``long_steps`` steps from t = 0 (the long rollouts).
 
-Systems are drawn one after the other from a generator per split seeded by (seed, split), so the
+Systems are drawn one after the other from an RNG per split seeded by (seed, split), so the
 first N systems of a split are the same for every split size (nested training sets for a
 data-scaling sweep) and the test split does not depend on the training size. Splits are cached
 under ``<data_dir>/springs/``; generation takes seconds, so a read-only root only costs that.
@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from lconv_cli.physics.hamiltonian import integrate, spring_vector_field
-from lconv_cli.train.seeding import seeded_generators
+from lconv_cli.train.seeding import seeded_rngs
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
@@ -88,17 +88,17 @@ class SpringSplit:
 
 
 def draw_systems(settings: SpringSettings, split: str, num_systems: int) -> tuple[torch.Tensor, ...]:
-    """(masses (N, n), springs (N, n), z0 (N, 2, n, 2), chunk_start (N,)), one system at a time from the split's generator."""
-    generator = seeded_generators(settings.seed, *SPLITS)[split]
+    """(masses (N, n), springs (N, n), z0 (N, 2, n, 2), chunk_start (N,)), one system at a time from the split's RNG."""
+    rng = seeded_rngs(settings.seed, *SPLITS)[split]
     n = settings.num_bodies
     masses, springs, states, starts = [], [], [], []
     for _ in range(num_systems):
-        masses.append(0.1 + 3.0 * torch.rand(n, generator=generator, dtype=torch.float64))
-        springs.append(5.0 * torch.rand(n, generator=generator, dtype=torch.float64))
-        q = 0.4 * torch.randn(n, 2, generator=generator, dtype=torch.float64)
-        p = 0.6 * torch.randn(n, 2, generator=generator, dtype=torch.float64)
+        masses.append(0.1 + 3.0 * torch.rand(n, generator=rng, dtype=torch.float64))
+        springs.append(5.0 * torch.rand(n, generator=rng, dtype=torch.float64))
+        q = 0.4 * torch.randn(n, 2, generator=rng, dtype=torch.float64)
+        p = 0.6 * torch.randn(n, 2, generator=rng, dtype=torch.float64)
         states.append(torch.stack([q, p - p.mean(0)]))
-        starts.append(torch.randint(settings.num_times - settings.chunk_steps, (), generator=generator))
+        starts.append(torch.randint(settings.num_times - settings.chunk_steps, (), generator=rng))
     if not num_systems:
         empty = torch.zeros(0, n, dtype=torch.float64)
         return empty, empty, torch.zeros(0, 2, n, 2, dtype=torch.float64), torch.zeros(0, dtype=torch.long)

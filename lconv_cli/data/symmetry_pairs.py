@@ -55,7 +55,7 @@ def mode_centres(distribution: str, low: float, high: float) -> list[float]:
     return [low + width * (i + 0.5) for i in range(modes)]
 
 
-def sample_parameters(distribution: str, low: float, high: float, count: int, generator: torch.Generator) -> torch.Tensor:
+def sample_parameters(distribution: str, low: float, high: float, count: int, rng: torch.Generator) -> torch.Tensor:
     """(count,) float64 parameters t.
 
     ``uniform``: U[low, high). ``gaussian``: N(mid, ((high − low)/4)²), mid the midpoint.
@@ -67,11 +67,11 @@ def sample_parameters(distribution: str, low: float, high: float, count: int, ge
     if not high >= low:
         raise ValueError(f"the parameter range must be increasing, got [{low}, {high}]")
     if distribution == "uniform":
-        return low + (high - low) * torch.rand(count, generator=generator, dtype=torch.float64)
+        return low + (high - low) * torch.rand(count, generator=rng, dtype=torch.float64)
     centres = torch.tensor(mode_centres(distribution, low, high), dtype=torch.float64)
     sigma = (high - low) / 4 if distribution == "gaussian" else (high - low) / len(centres) / 6
-    which = torch.randint(len(centres), (count,), generator=generator)
-    return centres[which] + sigma * torch.randn(count, generator=generator, dtype=torch.float64)
+    which = torch.randint(len(centres), (count,), generator=rng)
+    return centres[which] + sigma * torch.randn(count, generator=rng, dtype=torch.float64)
 
 
 def pixel_points(n: int, grid: str = "centred") -> torch.Tensor:
@@ -131,12 +131,12 @@ def to_grey(images: torch.Tensor) -> torch.Tensor:
     return x[:, 0]
 
 
-def partner_indices(labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def partner_indices(labels: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
     """(N,) for each example, a different example of the same class (seeded); itself if it is alone in its class."""
     partner = torch.arange(len(labels))
     for cls in labels.unique():
         members = (labels == cls).nonzero()[:, 0]
-        order = members[torch.randperm(len(members), generator=generator)]
+        order = members[torch.randperm(len(members), generator=rng)]
         partner[order] = order.roll(1)
     return partner
 
@@ -149,7 +149,7 @@ def make_symmetry_pairs(
     low: float,
     high: float,
     task: str,
-    generator: torch.Generator,
+    rng: torch.Generator,
     interpolation: str = "bilinear",
     grid: str = "centred",
     mean: float | None = None,
@@ -163,8 +163,8 @@ def make_symmetry_pairs(
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
-    t = sample_parameters(distribution, low, high, len(images), generator)
-    source = torch.arange(len(images)) if task == "same_image" else partner_indices(labels, generator)
+    t = sample_parameters(distribution, low, high, len(images), rng)
+    source = torch.arange(len(images)) if task == "same_image" else partner_indices(labels, rng)
     moved = transform_images(images[source], coeffs, t, interpolation, grid)
     if mean is None or std is None:
         mean, std = float(images.mean()), float(images.std())

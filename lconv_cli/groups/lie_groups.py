@@ -192,9 +192,9 @@ def homogeneous(rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tens
     return torch.cat([top, bottom], -2)
 
 
-def random_rotation_3d(shape: tuple[int, ...], generator: torch.Generator | None = None, dtype=torch.float32, device=None) -> torch.Tensor:
+def random_rotation_3d(shape: tuple[int, ...], rng: torch.Generator | None = None, dtype=torch.float32, device=None) -> torch.Tensor:
     """(*shape, 3, 3) rotations drawn from the Haar measure on SO(3) (normalised Gaussian quaternions)."""
-    q = torch.randn(*shape, 4, generator=generator, dtype=dtype, device=device)
+    q = torch.randn(*shape, 4, generator=rng, dtype=dtype, device=device)
     return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))
 
 

@@ -72,7 +72,7 @@ class PointGroup:
         """(..., n, d) points → elements (..., n, num_samples, elem_dim) and orbit ids (..., n, num_samples, orbit_dim).
 
         ``uniform``: (..., n, num_samples, lift_noise_dim) numbers in [0, 1) for the stabiliser
-        samples (None: drawn from torch's global generator).
+        samples (None: drawn from torch's global RNG).
         """
         raise NotImplementedError
 
@@ -102,7 +102,7 @@ class PointGroup:
         return d
 
     # --- transformations (tests and augmentation) ---------------------------------------
-    def random_element(self, generator: torch.Generator | None = None, dtype=torch.float64) -> dict[str, torch.Tensor]:
+    def random_element(self, rng: torch.Generator | None = None, dtype=torch.float64) -> dict[str, torch.Tensor]:
         """A random group element as named parts (e.g. ``rotation``, ``translation``)."""
         raise NotImplementedError
 
@@ -144,7 +144,7 @@ class Trivial(PointGroup):
     def distance(self, u, v, qu, qv):
         return (1 - self.alpha) * (u - v).norm(dim=-1)
 
-    def random_element(self, generator=None, dtype=torch.float64):
+    def random_element(self, rng=None, dtype=torch.float64):
         return {}
 
     def act_on_points(self, g, coords):
@@ -171,8 +171,8 @@ class Translations(PointGroup):
     def pair_log(self, u, v):
         return u - v
 
-    def random_element(self, generator=None, dtype=torch.float64):
-        return {"translation": torch.randn(self.dim, generator=generator, dtype=dtype)}
+    def random_element(self, rng=None, dtype=torch.float64):
+        return {"translation": torch.randn(self.dim, generator=rng, dtype=dtype)}
 
     def act_on_points(self, g, coords):
         return coords + g["translation"].to(coords)
@@ -204,8 +204,8 @@ class SO2(PointGroup):
         radial = (qu - qv)[..., 0].abs() / (qu + qv + 1e-3)[..., 0]
         return self.alpha * angle + (1 - self.alpha) * radial
 
-    def random_element(self, generator=None, dtype=torch.float64):
-        return {"angle": 2 * math.pi * torch.rand((), generator=generator, dtype=dtype)}
+    def random_element(self, rng=None, dtype=torch.float64):
+        return {"angle": 2 * math.pi * torch.rand((), generator=rng, dtype=dtype)}
 
     def act_on_points(self, g, coords):
         return coords @ rotation_2d(g["angle"].to(coords)).T
@@ -236,8 +236,8 @@ class RxSO2(PointGroup):
         a = self.pair_log(u, v)
         return self.alpha * a[..., 1].abs() + (1 - self.alpha) * a[..., 0].abs()
 
-    def random_element(self, generator=None, dtype=torch.float64):
-        angle, log_scale = torch.rand(2, generator=generator, dtype=dtype) * torch.tensor([2 * math.pi, 1.0], dtype=dtype)
+    def random_element(self, rng=None, dtype=torch.float64):
+        angle, log_scale = torch.rand(2, generator=rng, dtype=dtype) * torch.tensor([2 * math.pi, 1.0], dtype=dtype)
         return {"angle": angle, "log_scale": log_scale - 0.5}
 
     def act_on_points(self, g, coords):
@@ -273,10 +273,10 @@ class SE2(PointGroup):
         a = self.pair_log(u, v)
         return self.alpha * a[..., 0].abs() + (1 - self.alpha) * a[..., 1:].norm(dim=-1)
 
-    def random_element(self, generator=None, dtype=torch.float64):
+    def random_element(self, rng=None, dtype=torch.float64):
         return {
-            "angle": 2 * math.pi * torch.rand((), generator=generator, dtype=dtype),
-            "translation": torch.randn(2, generator=generator, dtype=dtype),
+            "angle": 2 * math.pi * torch.rand((), generator=rng, dtype=dtype),
+            "translation": torch.randn(2, generator=rng, dtype=dtype),
         }
 
     def act_on_points(self, g, coords):
@@ -326,8 +326,8 @@ class SO3(PointGroup):
     def pair_log(self, u, v):
         return so3_log(transpose_times(v.unflatten(-1, (3, 3)), u.unflatten(-1, (3, 3))))
 
-    def random_element(self, generator=None, dtype=torch.float64):
-        return {"rotation": random_rotation_3d((), generator, dtype)}
+    def random_element(self, rng=None, dtype=torch.float64):
+        return {"rotation": random_rotation_3d((), rng, dtype)}
 
     def act_on_points(self, g, coords):
         return coords @ g["rotation"].to(coords).T
@@ -359,8 +359,8 @@ class SE3(PointGroup):
         a = self.pair_log(u, v)
         return self.alpha * a[..., :3].norm(dim=-1) + (1 - self.alpha) * a[..., 3:].norm(dim=-1)
 
-    def random_element(self, generator=None, dtype=torch.float64):
-        return {"rotation": random_rotation_3d((), generator, dtype), "translation": torch.randn(3, generator=generator, dtype=dtype)}
+    def random_element(self, rng=None, dtype=torch.float64):
+        return {"rotation": random_rotation_3d((), rng, dtype), "translation": torch.randn(3, generator=rng, dtype=dtype)}
 
     def act_on_points(self, g, coords):
         return coords @ g["rotation"].to(coords).T + g["translation"].to(coords)

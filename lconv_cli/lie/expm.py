@@ -62,8 +62,8 @@ def spectral_norm_estimate(matrix: torch.Tensor, iters: int = 30, safety: float 
     a remaining underestimate only raises the Taylor truncation error from the bound's
     max_step_norm^(m+1)/(m+1)! to (safety·max_step_norm)^(m+1)/(m+1)!.
     """
-    gen = torch.Generator(device=matrix.device).manual_seed(0)
-    v = torch.randn(matrix.shape[1], generator=gen, device=matrix.device, dtype=matrix.dtype)
+    rng = torch.Generator(device=matrix.device).manual_seed(0)
+    v = torch.randn(matrix.shape[1], generator=rng, device=matrix.device, dtype=matrix.dtype)
     sigma = 0.0
     for _ in range(iters):
         w = matrix.T @ (matrix @ v)

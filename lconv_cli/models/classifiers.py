@@ -29,7 +29,10 @@ class LConvClassifier(nn.Module):
         num_classes: outputs.
         channels: output channels of each L-conv layer, e.g. [16] (one layer) or [16, 16].
         num_generators: k generators per layer (the official ``kernel_size`` is k + 1).
-        parametrisation, rank, bias, activation: as in :class:`LConv`, for every layer.
+        parametrisation: as in :class:`LConv`, for every layer.
+        rank: as in :class:`LConv`, for every layer.
+        bias: as in :class:`LConv`, for every layer.
+        activation: as in :class:`LConv`, for every layer.
         fixed_generators: (k, d, d) generators shared by every layer (implies ``fixed``).
         head: ``flatten`` (Linear(d·C_last, classes), the official model) or ``mean`` (average
             over pixels, then Linear(C_last, classes): invariant to any pixel permutation that

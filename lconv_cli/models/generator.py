@@ -25,7 +25,7 @@ class ExpGenerator(nn.Module):
         order: Taylor order for ``taylor``.
         recursion_steps: K for ``recursive``.
         init_scale: entries of L start as N(0, init_scale²).
-        generator: torch.Generator for the initialisation (seeded runs).
+        rng: torch.Generator for the initialisation (seeded runs).
     """
 
     def __init__(
@@ -35,7 +35,7 @@ class ExpGenerator(nn.Module):
         order: int = 12,
         recursion_steps: int = 8,
         init_scale: float = 0.01,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         if method not in EXP_METHODS:
@@ -43,7 +43,7 @@ class ExpGenerator(nn.Module):
         self.method = method
         self.order = order
         self.recursion_steps = recursion_steps
-        self.generator_matrix = nn.Parameter(init_scale * torch.randn(dim, dim, generator=generator))
+        self.generator_matrix = nn.Parameter(init_scale * torch.randn(dim, dim, generator=rng))
 
     def forward(self, f: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
         """f: (B, d), theta: (B,) → (B, d)."""
@@ -80,16 +80,16 @@ class UnknownAngleGenerator(nn.Module):
         hidden: int = 32,
         init_scale: float = 0.01,
         order: int = 12,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.num_features = num_features
         self.order = order
         self.init_scale = init_scale
-        self.generator_raw = nn.Parameter(init_scale * torch.randn(dim, dim, generator=generator))
+        self.generator_raw = nn.Parameter(init_scale * torch.randn(dim, dim, generator=rng))
         layers = [nn.Linear(num_features + 1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)]
         for layer in layers[::2]:
-            seeded_linear_init(layer, generator, zero_bias=True)
+            seeded_linear_init(layer, rng, zero_bias=True)
         self.angle_net = nn.Sequential(*layers)
 
     def scale_penalty(self) -> torch.Tensor:

@@ -117,7 +117,7 @@ class LatentFlowModel(nn.Module):
         channels: latent patches, each transformed by the same expm(t G).
         activation: ``leaky_relu`` (slope 0.2, the official code), ``relu`` or ``tanh``.
         alpha_init: std of the initial raw coefficients (normalised in use).
-        generator: torch.Generator for the coefficient initialisation.
+        rng: torch.Generator for the coefficient initialisation.
     """
 
     def __init__(
@@ -130,7 +130,7 @@ class LatentFlowModel(nn.Module):
         channels: int = 1,
         activation: str = "leaky_relu",
         alpha_init: float = 1.0,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.n, self.patch, self.channels, self.basis = n, patch, channels, basis
@@ -140,7 +140,7 @@ class LatentFlowModel(nn.Module):
         self.t_net = mlp([2 * n * n, *t_widths, 1], activation)
         self.register_buffer("latent_basis", field_basis_2d(patch, basis, normalised=True).float())  # (k, p², p²)
         k = self.latent_basis.shape[0]
-        self.alpha = nn.Parameter(alpha_init * torch.randn(k, generator=generator, dtype=torch.float32))
+        self.alpha = nn.Parameter(alpha_init * torch.randn(k, generator=rng, dtype=torch.float32))
         self.log_pixel_scale = nn.Parameter(torch.zeros(()))
         self.pixel_action = PixelFieldAction(n, basis)
 

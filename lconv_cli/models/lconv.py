@@ -17,14 +17,14 @@ from torch import nn
 
 
 @torch.no_grad()
-def seeded_linear_init(layer: nn.Linear, generator: torch.Generator | None, zero_bias: bool = False) -> None:
-    """torch's default Linear init, U(±1/√fan_in), drawn from ``generator`` (bias zeroed if asked)."""
+def seeded_linear_init(layer: nn.Linear, rng: torch.Generator | None, zero_bias: bool = False) -> None:
+    """torch's default Linear init, U(±1/√fan_in), drawn from ``rng`` (bias zeroed if asked)."""
     bound = 1.0 / math.sqrt(layer.in_features)
-    layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=generator) - 1) * bound)
+    layer.weight.copy_((2 * torch.rand(layer.weight.shape, generator=rng) - 1) * bound)
     if zero_bias:
         layer.bias.zero_()
     else:
-        layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=generator) - 1) * bound)
+        layer.bias.copy_((2 * torch.rand(layer.bias.shape, generator=rng) - 1) * bound)
 
 
 def paper_init_stds(dim: int, in_channels: int, out_channels: int) -> dict[str, float]:
@@ -51,7 +51,8 @@ class LConv(nn.Module):
     Args:
         dim: d, the number of pixels the generators act on.
         num_generators: k, the number of generators L_i.
-        in_channels, out_channels: C_in, C_out.
+        in_channels: C_in.
+        out_channels: C_out.
         parametrisation: ``dense`` (each L_i a free d × d matrix), ``low_rank`` (L_i = A_i B_i with
             A_i: d × r, B_i: r × d; 2dr parameters instead of d²) or ``fixed`` (``fixed_generators``
             kept as a buffer, not trained: from the symmetry toolkit or a discovery run's file).
@@ -62,10 +63,11 @@ class LConv(nn.Module):
             (k + 1) C_out numbers: redundant, as they add up, but it is the official Keras layer's
             parameter count).
         activation: ``none``, ``relu`` or ``tanh`` (σ above).
-        generator: torch.Generator for the initialisation (None: torch's global generator).
-        generator_std, weight_std: standard deviations of the initial L_i (dense) and W_i entries.
-            The defaults √(2/d) and √(2/C_in) keep ‖L f‖ ≈ √2‖f‖ per generator (low rank: B_i entries
-            have std √(1/d) and A_i entries √(2/r), the same scale). ``torch.nn.init.kaiming_normal_``
+        rng: torch.Generator for the initialisation (None: torch's global RNG).
+        generator_std: standard deviation of the initial L_i entries (dense).
+        weight_std: standard deviation of the initial W_i entries.
+            The defaults of the two, √(2/d) and √(2/C_in), keep ‖L f‖ ≈ √2‖f‖ per generator (low
+            rank: B_i entries have std √(1/d) and A_i entries √(2/r), the same scale). ``torch.nn.init.kaiming_normal_``
             on the (k, d, d) and (k, C_out, C_in) tensors, as the official code does, gives the much
             smaller √2/d and √(2/(C_out·C_in)) (see :func:`paper_init_stds`).
     """
@@ -83,7 +85,7 @@ class LConv(nn.Module):
         fixed_generators: torch.Tensor | None = None,
         bias: str = "none",
         activation: str = "none",
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
         generator_std: float | None = None,
         weight_std: float | None = None,
     ) -> None:
@@ -105,15 +107,15 @@ class LConv(nn.Module):
             self.register_buffer("generators", fixed.clone())
         elif parametrisation == "dense":
             std = math.sqrt(2.0 / dim) if generator_std is None else generator_std
-            self.generators = nn.Parameter(std * torch.randn(num_generators, dim, dim, generator=generator))
+            self.generators = nn.Parameter(std * torch.randn(num_generators, dim, dim, generator=rng))
         else:
             if not rank or rank < 1:
                 raise ValueError("LConv: parametrisation 'low_rank' needs a rank r ≥ 1")
-            self.right = nn.Parameter(math.sqrt(1.0 / dim) * torch.randn(num_generators, rank, dim, generator=generator))
-            self.left = nn.Parameter(math.sqrt(2.0 / rank) * torch.randn(num_generators, dim, rank, generator=generator))
+            self.right = nn.Parameter(math.sqrt(1.0 / dim) * torch.randn(num_generators, rank, dim, generator=rng))
+            self.left = nn.Parameter(math.sqrt(2.0 / rank) * torch.randn(num_generators, dim, rank, generator=rng))
         num_terms = num_generators + int(identity_term)
         std = math.sqrt(2.0 / in_channels) if weight_std is None else weight_std
-        self.weights = nn.Parameter(std * torch.randn(num_terms, out_channels, in_channels, generator=generator))
+        self.weights = nn.Parameter(std * torch.randn(num_terms, out_channels, in_channels, generator=rng))
         bias_shape = {"none": None, "shared": (out_channels,), "per_term": (num_terms, out_channels)}[bias]
         self.bias = nn.Parameter(torch.zeros(bias_shape)) if bias_shape else None
         self.activation = ACTIVATIONS[activation]()
@@ -165,18 +167,18 @@ class RecursiveAngleNet(nn.Module):
         rec: int = 3,
         hidden: int = 5,
         fixed_generator: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
+        rng: torch.Generator | None = None,
     ) -> None:
         super().__init__()
         self.channels = channels
         self.rec = rec
         self.core = LConv(
-            dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, generator=generator,
+            dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, rng=rng,
             **paper_init_stds(dim, channels, channels),
         )
         self.readout = nn.Sequential(nn.Tanh(), nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))
         for layer in (self.readout[1], self.readout[3]):  # seeded init of the readout too
-            seeded_linear_init(layer, generator)
+            seeded_linear_init(layer, rng)
 
     @property
     def generator_matrix(self) -> torch.Tensor:
@@ -198,9 +200,9 @@ class FixedAngleStep(nn.Module):
     At convergence w·L = T(θ) − I, so the learned generator is w·L/θ.
     """
 
-    def __init__(self, dim: int, generator: torch.Generator | None = None) -> None:
+    def __init__(self, dim: int, rng: torch.Generator | None = None) -> None:
         super().__init__()
-        self.layer = LConv(dim, 1, 1, 1, identity_term=False, generator=generator)
+        self.layer = LConv(dim, 1, 1, 1, identity_term=False, rng=rng)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """f: (B, d) → (B, d)."""

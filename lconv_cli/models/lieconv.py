@@ -13,7 +13,7 @@ layers never compute on padding. A LieConv layer
 4. applies the PointConv trick: Linear(Σ_v values_v ⊗ h(u, v)) / #neighbours.
 
 Randomness (neighbour draws, the start of farthest-point sampling, lifting) comes from torch's
-global generator in training, which the runner seeds. In eval mode it is a fixed hash of the
+global RNG in training, which the runner seeds. In eval mode it is a fixed hash of the
 point indices (``uniform_noise``), so evaluation is deterministic and does not depend on the batch
 size or on padding.
 """
@@ -400,7 +400,7 @@ def image_grid(height: int, width: int, crop_radius: float = 15.0) -> tuple[torc
 class ImageLieResNet(LieResNet):
     """LieResNet on images: pixels inside a disc are the points, intensities the values.
 
-    The lifted grid is fixed (lifted once from a seeded generator, as the official cached lift),
+    The lifted grid is fixed (lifted once from a seeded RNG, as the official cached lift),
     and farthest-point subsampling of a fixed grid gives fixed queries, so both are buffers computed
     at construction. Channels grow as k / ds^{i/2} and fills as fill / ds^i (ds = total_ds^{1/L}).
     ``shared_neighbourhoods``: draw one neighbourhood sample per batch rather than one per image
@@ -420,8 +420,8 @@ class ImageLieResNet(LieResNet):
         self.shared_neighbourhoods = shared_neighbourhoods
         coords, keep = image_grid(image_size, image_size, crop_radius)
         self.register_buffer("pixel_mask", keep, persistent=False)
-        generator = torch.Generator().manual_seed(lift_seed)
-        uniform = torch.rand(1, len(coords), self.liftsamples, group.lift_noise_dim, generator=generator)
+        rng = torch.Generator().manual_seed(lift_seed)
+        uniform = torch.rand(1, len(coords), self.liftsamples, group.lift_noise_dim, generator=rng)
         elems, orbits = group.lift(coords[None], self.liftsamples, uniform)
         self.register_buffer("grid_elems", elems.flatten(1, 2), persistent=False)
         self.register_buffer("grid_orbits", orbits.flatten(1, 2), persistent=False)

@@ -29,7 +29,7 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
 def uniform_noise(shape: tuple[int, ...], seed: int | None, device=None, start: tuple[int, ...] = ()) -> torch.Tensor:
     """U[0, 1) float32 values of ``shape`` (batch axis first).
 
-    ``seed`` None: drawn from torch's global generator. Otherwise a fixed function of the seed and
+    ``seed`` None: drawn from torch's global RNG. Otherwise a fixed function of the seed and
     the index along each non-batch axis (offset by ``start``): the same for every batch row and
     unchanged when an axis is padded, so evaluation does not depend on batch size or padding.
     """

@@ -5,7 +5,7 @@ detection, periodic and on-signal checkpoints, exact resume, and per-step loggin
 Checkpoints are written every ``checkpoint_every`` steps and at least every ``checkpoint_seconds``
 of wall time, atomically (a flushed temporary file renamed over the previous checkpoint), so a
 ``kill -9`` or a preemption loses at most that much work.
-Resuming restores the model, optimizer, scheduler, the batch generator and the loss
+Resuming restores the model, optimizer, scheduler, the batch RNG and the loss
 history, so an interrupted-and-resumed run ends with the same numbers as one that ran
 straight through.
 """
@@ -25,9 +25,9 @@ from typing import Callable, Iterator, Mapping
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.reporting import tracking
 from lconv_cli.runner.console import console, progress_allowed
-from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.runner.record import CHECKPOINT_FILE, write_resolved_config
 
 log = logging.getLogger(__name__)
@@ -83,10 +83,12 @@ class Trainer:
     """Runs ``max_steps`` optimisation steps of ``step_loss``.
 
     Args:
-        model, optimizer, scheduler: the usual; the scheduler (optional) steps once per step.
+        model: the model to train.
+        optimizer: its optimizer.
+        scheduler: an optional learning-rate scheduler; it steps once per step.
         max_steps: total number of steps, counting those done before a resume.
         out_dir: the run directory; ``checkpoint.pt`` is written there.
-        batch_rng: the generator ``step_loss`` draws batches from (saved in checkpoints).
+        batch_rng: the torch.Generator ``step_loss`` draws batches from (saved in checkpoints).
         log_every: steps between plain log lines and tracker points.
         checkpoint_every: steps between periodic checkpoints (0: none by step count).
         checkpoint_seconds: wall-clock seconds after which the next step writes a checkpoint
@@ -288,6 +290,11 @@ class EpochSampler:
     def steps_per_epoch(self) -> int:
         return math.ceil(self.size / self.batch_size)
 
+    def samples_in(self, steps: int) -> int:
+        """Examples handed out by the first ``steps`` batches (each epoch's last batch holds the remainder)."""
+        full_epochs, rest = divmod(int(steps), self.steps_per_epoch)
+        return full_epochs * self.size + min(rest * self.batch_size, self.size)
+
     def next_batch(self, rng: torch.Generator) -> torch.Tensor:
         """(≤ batch_size,) int64 indices; the last batch of an epoch holds the remainder."""
         if self.order is None or self.position >= self.size:
@@ -334,18 +341,18 @@ class BestModel:
         self.score, self.step, self.weights = state["score"], state["step"], state["weights"]
 
 
-class GeneratorState:
+class RngState:
     """Checkpoints a torch.Generator (e.g. augmentation draws) as trainer ``extra_state``, so a resumed
-    run continues its stream."""
+    run continues its stream. Its checkpoint entry is ``{"state": ByteTensor}``."""
 
-    def __init__(self, generator: torch.Generator) -> None:
-        self.generator = generator
+    def __init__(self, rng: torch.Generator) -> None:
+        self.rng = rng
 
     def state_dict(self) -> dict:
-        return {"state": self.generator.get_state()}
+        return {"state": self.rng.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.generator.set_state(state["state"])
+        self.rng.set_state(state["state"])
 
 
 def epoch_sampler_from_config(cfg, num_examples: int) -> EpochSampler:

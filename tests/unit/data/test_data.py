@@ -16,9 +16,9 @@ from tests.helpers import SHARED_DATA
 
 
 def test_rotation_pairs_are_seeded_and_exact():
-    gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
-    a = make_rotation_pairs(5, 64, (0.0, 30.0), "swi", gen())
-    b = make_rotation_pairs(5, 64, (0.0, 30.0), "swi", gen())
+    rng = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    a = make_rotation_pairs(5, 64, (0.0, 30.0), "swi", rng())
+    b = make_rotation_pairs(5, 64, (0.0, 30.0), "swi", rng())
     assert torch.equal(a.f, b.f) and torch.equal(a.theta, b.theta) and torch.equal(a.g, b.g)
     assert a.f.shape == (64, 25) and a.f.dtype == torch.float32
     assert float(a.f.min()) >= -0.5 and float(a.f.max()) < 0.5

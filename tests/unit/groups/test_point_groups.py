@@ -27,12 +27,12 @@ from lconv_cli.groups.lie_groups import (
 )
 from lconv_cli.groups.point_groups import SE2, SE3, SO2, SO3, RxSO2, Translations, Trivial, make_group
 
-GEN = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
+RNG = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
 
 
 def random_axis_angles(n: int, seed: int = 0) -> torch.Tensor:
     """Axis-angle vectors with angles spread over [0, π), including tiny and near-π ones."""
-    g = GEN(seed)
+    g = RNG(seed)
     axis = torch.randn(n, 3, generator=g, dtype=torch.float64)
     axis = axis / axis.norm(dim=-1, keepdim=True)
     angles = torch.cat([torch.rand(n - 6, generator=g, dtype=torch.float64) * math.pi,
@@ -72,13 +72,13 @@ def test_so3_log_at_exactly_pi_gives_a_valid_angle_pi_vector():
 
 
 def test_hat_vee_and_cross_product():
-    w, v = torch.randn(2, 10, 3, generator=GEN(), dtype=torch.float64)
+    w, v = torch.randn(2, 10, 3, generator=RNG(), dtype=torch.float64)
     assert torch.allclose(hat(w) @ v[..., None], torch.linalg.cross(w, v)[..., None])
     assert torch.allclose(vee(hat(w)), w)
 
 
 def test_se3_exp_matches_the_matrix_exponential_and_round_trips():
-    xi = torch.cat([random_axis_angles(100, 1), torch.randn(100, 3, generator=GEN(2), dtype=torch.float64) * 3], -1)
+    xi = torch.cat([random_axis_angles(100, 1), torch.randn(100, 3, generator=RNG(2), dtype=torch.float64) * 3], -1)
     twist = torch.zeros(100, 4, 4, dtype=torch.float64)
     twist[:, :3, :3], twist[:, :3, 3] = hat(xi[:, :3]), xi[:, 3:]
     matrix = se3_exp(xi)
@@ -88,7 +88,7 @@ def test_se3_exp_matches_the_matrix_exponential_and_round_trips():
 
 
 def test_se2_exp_matches_the_matrix_exponential_and_round_trips():
-    g = GEN(3)
+    g = RNG(3)
     theta = torch.cat([(torch.rand(97, generator=g, dtype=torch.float64) * 2 - 1) * math.pi, torch.tensor([0.0, 1e-8, 0.05], dtype=torch.float64)])
     xi = torch.cat([theta[:, None], torch.randn(100, 2, generator=g, dtype=torch.float64) * 3], -1)
     twist = torch.zeros(100, 3, 3, dtype=torch.float64)
@@ -106,7 +106,7 @@ def test_wrap_angle_range():
 
 
 def test_uniform_rotations_are_haar_distributed():
-    rotations = uniform_rotation_3d(torch.rand(20000, 3, generator=GEN(4), dtype=torch.float64))
+    rotations = uniform_rotation_3d(torch.rand(20000, 3, generator=RNG(4), dtype=torch.float64))
     angle = so3_log(rotations).norm(dim=-1)
     # Haar: the rotation angle has density (1 - cos θ)/π on [0, π]; compare the mass below π/2.
     expected = (math.pi / 2 - 1) / math.pi
@@ -134,7 +134,7 @@ def project(group, elems, orbits):
 
 @pytest.mark.parametrize("group", ALL_GROUPS, ids=lambda g: g.name)
 def test_lift_shapes_and_projection(group):
-    x = torch.randn(4, 7, group.dim, generator=GEN(5), dtype=torch.float64) + 0.1
+    x = torch.randn(4, 7, group.dim, generator=RNG(5), dtype=torch.float64) + 0.1
     elems, orbits = group.lift(x, 3)
     assert elems.shape == (4, 7, 3, group.elem_dim)
     assert orbits.shape == (4, 7, 3, group.orbit_dim)
@@ -144,10 +144,10 @@ def test_lift_shapes_and_projection(group):
 
 @pytest.mark.parametrize("group", ALL_GROUPS, ids=lambda g: g.name)
 def test_pair_coordinates_and_distance_are_left_invariant(group):
-    x = torch.randn(2, 9, group.dim, generator=GEN(6), dtype=torch.float64)
+    x = torch.randn(2, 9, group.dim, generator=RNG(6), dtype=torch.float64)
     elems, orbits = group.lift(x, 2)
     elems, orbits = elems.flatten(1, 2), orbits.flatten(1, 2)
-    g = group.random_element(GEN(7))
+    g = group.random_element(RNG(7))
     moved = group.act_on_elements(g, elems)
     pair = lambda e: group.kernel_input(e[:, :, None], e[:, None], orbits[:, :, None], orbits[:, None])  # noqa: E731
     dist = lambda e: group.distance(e[:, :, None], e[:, None], orbits[:, :, None], orbits[:, None])  # noqa: E731
@@ -160,8 +160,8 @@ def test_pair_coordinates_and_distance_are_left_invariant(group):
 @pytest.mark.parametrize("group", [Translations(2), SO2(), RxSO2(), SE2(), Translations(3), SO3(), SE3()], ids=lambda g: g.name)
 def test_lifting_is_equivariant_up_to_the_stabiliser(group):
     """lift(g·x) and g·lift(x) stand for the same points g·x, with the same orbit ids."""
-    x = torch.randn(3, 5, group.dim, generator=GEN(8), dtype=torch.float64) + 0.2
-    g = group.random_element(GEN(9))
+    x = torch.randn(3, 5, group.dim, generator=RNG(8), dtype=torch.float64) + 0.2
+    g = group.random_element(RNG(9))
     lifted_moved, q_moved = group.lift(group.act_on_points(g, x), 2)
     elems, q = group.lift(x, 2)
     target = group.act_on_points(g, x)[:, :, None].expand(3, 5, 2, group.dim)
@@ -172,7 +172,7 @@ def test_lifting_is_equivariant_up_to_the_stabiliser(group):
 
 def test_trivial_group_sees_absolute_positions():
     group = Trivial(2)
-    u, v = torch.randn(2, 5, 2, generator=GEN(12), dtype=torch.float64)
+    u, v = torch.randn(2, 5, 2, generator=RNG(12), dtype=torch.float64)
     assert torch.equal(group.kernel_input(u, v, None, None), torch.cat([u, v], -1))
     assert not torch.allclose(group.kernel_input(u + 1, v + 1, None, None), group.kernel_input(u, v, None, None))
 
@@ -181,7 +181,7 @@ def test_so3_stabiliser_angles_are_uniform():
     """The lifted rotations F(x) R_x(θ) have θ uniform on [0, 2π): the stabiliser's Haar measure."""
     group = SO3()
     x = torch.tensor([[0.3, -1.2, 0.5]], dtype=torch.float64)
-    elems, _ = group.lift(x, 40000, torch.rand(1, 40000, 1, generator=GEN(11), dtype=torch.float64)[None])
+    elems, _ = group.lift(x, 40000, torch.rand(1, 40000, 1, generator=RNG(11), dtype=torch.float64)[None])
     r = elems[0, 0].unflatten(-1, (3, 3))
     base = r[0]
     relative = base.T @ r  # rotations about e_x

@@ -7,7 +7,7 @@ from lconv_cli.models import ExpGenerator
 
 
 def _model(method, **kwargs):
-    return ExpGenerator(6, method=method, init_scale=0.3, generator=torch.Generator().manual_seed(0), **kwargs).double()
+    return ExpGenerator(6, method=method, init_scale=0.3, rng=torch.Generator().manual_seed(0), **kwargs).double()
 
 
 def test_exp_methods_agree_where_they_should():

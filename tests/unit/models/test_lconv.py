@@ -59,20 +59,20 @@ def test_fixed_translation_generators_commute_with_the_shift():
 
 def test_lconv_layer_with_fixed_generators():
     gens = torch.randn(2, 5, 5)
-    layer = LConv(5, 2, 3, 4, fixed_generators=gens, generator=torch.Generator().manual_seed(0))
+    layer = LConv(5, 2, 3, 4, fixed_generators=gens, rng=torch.Generator().manual_seed(0))
     assert "generators" not in dict(layer.named_parameters()) and torch.equal(layer.generators, gens)
     h = torch.randn(7, 5, 3)  # (batch, pixels, channels)
     expected = h @ layer.weights[0].T
     for i in range(2):
         expected = expected + (gens[i] @ h) @ layer.weights[i + 1].T
     torch.testing.assert_close(layer(h), expected, rtol=1e-5, atol=1e-5)
-    net = RecursiveAngleNet(5, channels=4, rec=2, hidden=3, generator=torch.Generator().manual_seed(0))
+    net = RecursiveAngleNet(5, channels=4, rec=2, hidden=3, rng=torch.Generator().manual_seed(0))
     assert net(torch.randn(6, 5), torch.randn(6, 5)).shape == (6,)
 
 
 def test_recursive_angle_net_starts_like_the_official_code():
     """kaiming_normal_ on (1, d, d) and (1, C, C) tensors: std √2/d and √2/C (fan_in = d², C²)."""
-    net = RecursiveAngleNet(400, channels=10, generator=torch.Generator().manual_seed(0))
+    net = RecursiveAngleNet(400, channels=10, rng=torch.Generator().manual_seed(0))
     reference_l, reference_w = torch.empty(1, 400, 400), torch.empty(1, 10, 10)
     torch.nn.init.kaiming_normal_(reference_l)
     torch.nn.init.kaiming_normal_(reference_w)

@@ -13,7 +13,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet, LieResNet, MaskBatchNorm, MoleculeLieResNet, image_grid
 from lconv_cli.models.point_sampling import ball_neighbourhoods, farthest_point_indices, uniform_noise
 
-GEN = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
+RNG = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
 GROUPS = [("Trivial", 2, 1), ("T2", 2, 1), ("SO2", 2, 1), ("RxSO2", 2, 1), ("SE2", 2, 2), ("Trivial", 3, 1), ("T3", 3, 1), ("SO3", 3, 4), ("SE3", 3, 4)]
 
 
@@ -27,7 +27,7 @@ def small_net(name: str, dim: int, liftsamples: int, dtype=torch.float64) -> Lie
 
 
 def point_cloud(dim: int, dtype=torch.float64, batch: int = 3, n: int = 20):
-    g = GEN(1)
+    g = RNG(1)
     x = torch.randn(batch, n, dim, generator=g, dtype=dtype) * 1.5
     v = torch.randn(batch, n, 4, generator=g, dtype=dtype)
     mask = torch.ones(batch, n, dtype=torch.bool)
@@ -55,7 +55,7 @@ def test_image_grid_and_official_point_schedule():
 
 def test_farthest_points_are_spread_and_deterministic_given_a_seed():
     group = Translations(2)
-    x = torch.rand(2, 400, 2, generator=GEN(2), dtype=torch.float64)
+    x = torch.rand(2, 400, 2, generator=RNG(2), dtype=torch.float64)
     mask = torch.ones(2, 400, dtype=torch.bool)
     mask[1, 300:] = False
     counts = torch.tensor([40, 30])
@@ -65,14 +65,14 @@ def test_farthest_points_are_spread_and_deterministic_given_a_seed():
     assert (index[1, :30] < 300).all()  # never a padded point
     picked = x[0, index[0]]
     spread = torch.cdist(picked, picked).add(torch.eye(40, dtype=torch.float64) * 9).min()
-    random = x[0, torch.randperm(400, generator=GEN(3))[:40]]
+    random = x[0, torch.randperm(400, generator=RNG(3))[:40]]
     assert spread > 2 * torch.cdist(random, random).add(torch.eye(40, dtype=torch.float64) * 9).min()
     assert len(set(index[0].tolist())) == 40
 
 
 def test_ball_neighbourhoods_respect_radius_masks_and_chunking(monkeypatch):
     group = Translations(2)
-    x = torch.rand(2, 50, 2, generator=GEN(4), dtype=torch.float64) * 10
+    x = torch.rand(2, 50, 2, generator=RNG(4), dtype=torch.float64) * 10
     mask = torch.ones(2, 50, dtype=torch.bool)
     mask[0, 40:] = False
     points = (x, x[..., :0], mask)
@@ -99,8 +99,8 @@ def test_uniform_noise_ignores_batch_and_padding():
 
 def test_mask_batch_norm_uses_valid_entries_only():
     bn = MaskBatchNorm(3)
-    x = torch.randn(4, 6, 3, generator=GEN(5))
-    mask = torch.rand(4, 6, generator=GEN(6)) > 0.4
+    x = torch.randn(4, 6, 3, generator=RNG(5))
+    mask = torch.rand(4, 6, generator=RNG(6)) > 0.4
     y = bn(x, mask)
     valid = x[mask]
     expected = (valid - valid.mean(0)) / (valid.var(0, unbiased=False) + bn.eps).sqrt()
@@ -116,7 +116,7 @@ def test_lieresnet_is_equivariant_on_lifted_points(name, dim, liftsamples):
     group = net.group
     x, v, mask = point_cloud(dim)
     lifted = net.lift(x, v, mask)
-    g = group.random_element(GEN(7))
+    g = group.random_element(RNG(7))
     out = net.forward_lifted(lifted)
     moved = net.forward_lifted(replace(lifted, elems=group.act_on_elements(g, lifted.elems)))
     assert relative(moved, out) < 1e-10
@@ -126,18 +126,18 @@ def test_lieresnet_is_equivariant_on_lifted_points(name, dim, liftsamples):
 def test_lieresnet_is_equivariant_on_inputs_when_the_lift_is_deterministic(name, dim):
     net = small_net(name, dim, 1)
     x, v, mask = point_cloud(dim)
-    g = net.group.random_element(GEN(8))
+    g = net.group.random_element(RNG(8))
     assert relative(net(net.group.act_on_points(g, x), v, mask), net(x, v, mask)) < 1e-10
 
 
 def test_equivariance_checks_can_fail():
     """A T(2) model is not rotation invariant, and a Trivial model not translation invariant."""
     x, v, mask = point_cloud(2)
-    rotate = make_group("SO2", 2).random_element(GEN(9))
+    rotate = make_group("SO2", 2).random_element(RNG(9))
     net = small_net("T2", 2, 1)
     assert relative(net(make_group("SO2", 2).act_on_points(rotate, x), v, mask), net(x, v, mask)) > 1e-4
     trivial = small_net("Trivial", 2, 1)
-    shift = make_group("T2", 2).random_element(GEN(10))
+    shift = make_group("T2", 2).random_element(RNG(10))
     assert relative(trivial(make_group("T2", 2).act_on_points(shift, x), v, mask), trivial(x, v, mask)) > 1e-4
 
 
@@ -164,7 +164,7 @@ def test_training_adapts_the_radius_towards_the_fill():
 
 def test_image_model_runs_forward_and_backward_in_float32():
     model = ImageLieResNet(make_group("SE2", 2, 0.05), k=16, num_layers=2, liftsamples=2)
-    images = torch.randn(3, 1, 28, 28, generator=GEN(11))
+    images = torch.randn(3, 1, 28, 28, generator=RNG(11))
     logits = model(images)
     assert logits.shape == (3, 10)
     logits.sum().backward()
@@ -183,8 +183,8 @@ def test_recomputed_kernel_updates_batch_norm_statistics_once():
     kernel = KernelMLP(3, 16)
     reference = KernelMLP(3, 16)
     reference.load_state_dict(kernel.state_dict())
-    x = torch.randn(2, 5, 7, 3, generator=GEN(12))
-    mask = torch.rand(2, 5, 7, generator=GEN(13)) > 0.3
+    x = torch.randn(2, 5, 7, 3, generator=RNG(12))
+    mask = torch.rand(2, 5, 7, generator=RNG(13)) > 0.3
     out = kernel(x, mask)  # checkpointed: recomputed during backward
     out.sum().backward()
     with torch.no_grad():
@@ -197,7 +197,7 @@ def test_recomputed_kernel_updates_batch_norm_statistics_once():
 
 def test_knn_neighbourhoods_are_the_nearest_valid_points():
     group = Translations(2)
-    x = torch.rand(2, 30, 2, generator=GEN(14), dtype=torch.float64)
+    x = torch.rand(2, 30, 2, generator=RNG(14), dtype=torch.float64)
     mask = torch.ones(2, 30, dtype=torch.bool)
     mask[1, 25:] = False
     points = (x, x[..., :0], mask)
