@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv reproduce clean clean-results
+.PHONY: help install demo test test-full docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,11 +30,21 @@ $(VENV)/.installed: requirements.txt setup.cfg pyproject.toml
 demo: install ## install, then run the default experiment (so2_discovery)
 	$(LCONV) run experiment=so2_discovery $(OVERRIDES)
 
-test: install ## install, then run the fast test suite (< 10 min on 2 cores)
+test: install docs ## install, build the docs (warnings are errors), then run the fast test suite (< 10 min on 2 cores)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-full: install ## the fast suite plus the slow tests
+test-full: install docs ## the docs build, the fast suite and the slow tests
 	$(BIN)/python -m pytest -q
+
+# The documentation site (mkdocs.yml, docs/): MkDocs + Material, API pages from the docstrings.
+# --strict turns every warning (broken link, missing page, docstring the handler cannot read) into an error.
+# No --quiet: it hides the warnings from --strict too, and the build passes with them.
+# NO_MKDOCS_2_WARNING silences mkdocs-material's end-of-life banner (not a build warning).
+docs: install ## build the documentation site into site/ (warnings are errors)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: install ## serve the documentation at http://127.0.0.1:8000, rebuilding on every change
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict
 
 # --- paper figures ------------------------------------------------------------------------
 # Results go to fixed directories under results/; a .done stamp marks a finished run
@@ -175,4 +185,4 @@ clean-results: ## remove results/ and figures/
 	rm -rf results figures
 
 clean: clean-results ## remove the venv, run records and caches
-	rm -rf $(VENV) outputs multirun wandb .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) outputs multirun wandb .pytest_cache build dist site *.egg-info
