@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv reproduce clean clean-results
+.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -30,11 +30,20 @@ $(VENV)/.installed: requirements.txt setup.cfg pyproject.toml
 demo: install ## install, then run the default experiment (so2_discovery)
 	$(LCONV) run experiment=so2_discovery $(OVERRIDES)
 
-test: install docs ## install, build the docs (warnings are errors), then run the fast test suite (< 10 min on 2 cores)
+test: install lint docs ## install, lint, build the docs (warnings are errors), then run the fast test suite (< 10 min on 2 cores)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-test-full: install docs ## the docs build, the fast suite and the slow tests
+test-full: install lint docs ## lint, the docs build, the fast suite and the slow tests
 	$(BIN)/python -m pytest -q
+
+# ruff (settings in pyproject.toml): the linter and the formatter's check; `make format` rewrites.
+lint: install ## ruff: lint and check the formatting (no changes)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## ruff: fix what the linter can and format the code
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # The documentation site (mkdocs.yml, docs/): MkDocs + Material, API pages from the docstrings.
 # --strict turns every warning (broken link, missing page, docstring the handler cannot read) into an error.

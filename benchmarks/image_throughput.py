@@ -19,11 +19,16 @@ from hydra import compose, initialize_config_module
 from rich.console import Console
 from rich.table import Table
 
-from lconv_cli.runner.device import resolve_device
 from lconv_cli.experiments.image_classification import build_classifier
 from lconv_cli.models import num_params
+from lconv_cli.runner.device import resolve_device
 
-SHAPES = {"mnist": ((1, 28, 28), 10), "fashion_mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100)}
+SHAPES = {
+    "mnist": ((1, 28, 28), 10),
+    "fashion_mnist": ((1, 28, 28), 10),
+    "cifar10": ((3, 32, 32), 10),
+    "cifar100": ((3, 32, 32), 100),
+}
 
 
 def time_steps(model: torch.nn.Module, shape, classes: int, batch_size: int, steps: int, device: torch.device) -> float:
@@ -61,16 +66,28 @@ def main() -> None:
     results = {}
     with initialize_config_module("lconv_cli.conf", version_base="1.3"):
         for name in args.models.split(","):
-            cfg = compose("config", overrides=["experiment=image_classification", f"model={name}", f"dataset={args.dataset}"])
+            cfg = compose(
+                "config", overrides=["experiment=image_classification", f"model={name}", f"dataset={args.dataset}"]
+            )
             model = build_classifier(cfg.model, shape, classes, None).to(device)
             time_steps(model, shape, classes, args.batch_size, 3, device)  # warm-up
-            seconds = statistics.median(time_steps(model, shape, classes, args.batch_size, args.steps, device) for _ in range(args.repeats))
-            results[name] = {"num_params": num_params(model), "ms_per_step": 1e3 * seconds, "samples_per_second": args.batch_size / seconds}
+            seconds = statistics.median(
+                time_steps(model, shape, classes, args.batch_size, args.steps, device) for _ in range(args.repeats)
+            )
+            results[name] = {
+                "num_params": num_params(model),
+                "ms_per_step": 1e3 * seconds,
+                "samples_per_second": args.batch_size / seconds,
+            }
             table.add_row(name, f"{num_params(model):,}", f"{1e3 * seconds:.2f}", f"{args.batch_size / seconds:,.0f}")
     Console().print(table)
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"dataset": args.dataset, "batch_size": args.batch_size, "device": str(device), "models": results}, handle, indent=2)
+            json.dump(
+                {"dataset": args.dataset, "batch_size": args.batch_size, "device": str(device), "models": results},
+                handle,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -23,12 +23,17 @@ from lconv_cli.data.symmetry_pairs import make_symmetry_pairs, to_grey
 from lconv_cli.lie import coefficient_cos, field_vector
 from lconv_cli.models.latent_flow import PixelFieldAction
 
-FAMILIES = {"rotation": ("rotation", 0.6), "scale": ("scaling", 0.3), "tx": ("translation_x", 0.3), "ty": ("translation_y", 0.3)}
+FAMILIES = {
+    "rotation": ("rotation", 0.6),
+    "scale": ("scaling", 0.3),
+    "tx": ("translation_x", 0.3),
+    "ty": ("translation_y", 0.3),
+}
 
 
 def oracle_cos(x0: torch.Tensor, xt: torch.Tensor, t: torch.Tensor, true_alpha: torch.Tensor) -> float:
     """|cos| between the true α and the first-order least-squares α given the true t (float64)."""
-    action = PixelFieldAction(int(round(x0.shape[1] ** 0.5)), "affine").double()
+    action = PixelFieldAction(round(x0.shape[1] ** 0.5), "affine").double()
     x0, xt, t = x0.double(), xt.double(), t.double()
     eye = torch.eye(6, dtype=torch.float64)
     basis_images = torch.stack([action(eye[k], x0) for k in range(6)], -1)  # (N, n², 6)
@@ -52,7 +57,16 @@ def main() -> None:
         started = time.perf_counter()
         scores = []
         for task in ("same_image", "different_image"):
-            pairs, _, _ = make_symmetry_pairs(grey, labels, field_vector({field: 1.0}), "uniform", -bound, bound, task, torch.Generator().manual_seed(1))
+            pairs, _, _ = make_symmetry_pairs(
+                grey,
+                labels,
+                field_vector({field: 1.0}),
+                "uniform",
+                -bound,
+                bound,
+                task,
+                torch.Generator().manual_seed(1),
+            )
             scores.append(oracle_cos(pairs.x0, pairs.xt, pairs.t, field_vector({field: 1.0}, "affine")))
         print(f"| {name} | ±{bound} | {scores[0]:.4f} | {scores[1]:.4f} |  ({time.perf_counter() - started:.1f} s)")
 

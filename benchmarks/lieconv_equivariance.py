@@ -29,7 +29,17 @@ from lconv_cli.groups.lie_groups import se2_exp, se2_log, se3_exp, se3_log, so3_
 from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models.lieconv import LieResNet
 
-GROUPS = [("Trivial", 2, 1), ("T2", 2, 1), ("SO2", 2, 1), ("RxSO2", 2, 1), ("SE2", 2, 2), ("Trivial", 3, 1), ("T3", 3, 1), ("SO3", 3, 4), ("SE3", 3, 4)]
+GROUPS = [
+    ("Trivial", 2, 1),
+    ("T2", 2, 1),
+    ("SO2", 2, 1),
+    ("RxSO2", 2, 1),
+    ("SE2", 2, 2),
+    ("Trivial", 3, 1),
+    ("T3", 3, 1),
+    ("SO3", 3, 4),
+    ("SE3", 3, 4),
+]
 
 
 def relative(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -59,7 +69,11 @@ def measure(name: str, dim: int, liftsamples: int, seed: int) -> tuple[float, fl
         moved_input = net(group.act_on_points(element, x), v, mask)
         lifted = net.lift(x, v, mask)
         moved_lifted = net.forward_lifted(replace(lifted, elems=group.act_on_elements(element, lifted.elems)))
-        other = rotate(x, dim) if name.startswith(("T", "Trivial")) else (x + 0.7 if name in ("SO2", "SO3", "RxSO2") else 1.3 * x)
+        other = (
+            rotate(x, dim)
+            if name.startswith(("T", "Trivial"))
+            else (x + 0.7 if name in ("SO2", "SO3", "RxSO2") else 1.3 * x)
+        )
         return relative(moved_input, out), relative(moved_lifted, out), relative(net(other, v, mask), out)
 
 
@@ -69,8 +83,13 @@ def round_trips(count: int = 100_000) -> dict[str, float]:
     axis = torch.nn.functional.normalize(torch.randn(count, 3, generator=g, dtype=torch.float64), dim=-1)
     omega = axis * (torch.rand(count, 1, generator=g, dtype=torch.float64) * torch.pi)
     xi3 = torch.cat([omega, 3 * torch.randn(count, 3, generator=g, dtype=torch.float64)], -1)
-    xi2 = torch.cat([(torch.rand(count, 1, generator=g, dtype=torch.float64) * 2 - 1) * torch.pi,
-                     3 * torch.randn(count, 2, generator=g, dtype=torch.float64)], -1)
+    xi2 = torch.cat(
+        [
+            (torch.rand(count, 1, generator=g, dtype=torch.float64) * 2 - 1) * torch.pi,
+            3 * torch.randn(count, 2, generator=g, dtype=torch.float64),
+        ],
+        -1,
+    )
     return {
         "SO3": float((so3_log(so3_exp(omega)) - omega).abs().max()),
         "SE2": float((se2_log(se2_exp(xi2)) - xi2).abs().max()),
@@ -83,17 +102,28 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(2)
-    table = Table(title=f"LieResNet equivariance, float32, eval mode: max relative output change over {args.seeds} seeds")
+    table = Table(
+        title=f"LieResNet equivariance, float32, eval mode: max relative output change over {args.seeds} seeds"
+    )
     for column in ("group", "liftsamples", "input g·x", "lifted g·u", "control (not in the group)"):
         table.add_column(column)
     for name, dim, samples in GROUPS:
         results = [measure(name, dim, samples, seed) for seed in range(args.seeds)]
         worst = [max(r[i] for r in results) for i in range(3)]
         least_control = min(r[2] for r in results)
-        table.add_row(f"{name}({dim})" if name == "Trivial" else name, str(samples), f"{worst[0]:.1e}", f"{worst[1]:.1e}", f"{least_control:.1e} (min)")
+        table.add_row(
+            f"{name}({dim})" if name == "Trivial" else name,
+            str(samples),
+            f"{worst[0]:.1e}",
+            f"{worst[1]:.1e}",
+            f"{least_control:.1e} (min)",
+        )
     Console().print(table)
     trips = round_trips()
-    Console().print("exp/log round trip, float64, max |log(exp ξ) − ξ| over 100,000 draws: " + ", ".join(f"{k} {v:.1e}" for k, v in trips.items()))
+    Console().print(
+        "exp/log round trip, float64, max |log(exp ξ) − ξ| over 100,000 draws: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in trips.items())
+    )
 
 
 if __name__ == "__main__":

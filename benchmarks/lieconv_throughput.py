@@ -56,7 +56,10 @@ def molecule_batches(batch_size: int, count: int, seed: int = 0):
             items = [dataset[int(i)] for i in torch.randint(len(dataset), (batch_size,), generator=rng)]
         else:
             sizes = torch.randint(3, 30, (batch_size,), generator=rng)
-            items = [(torch.randn(n, 3, generator=rng) * 1.5, torch.tensor([6] + [1] * (int(n) - 1)), torch.tensor(0.0)) for n in sizes]
+            items = [
+                (torch.randn(n, 3, generator=rng) * 1.5, torch.tensor([6] + [1] * (int(n) - 1)), torch.tensor(0.0))
+                for n in sizes
+            ]
         batch = collate_molecules(items)
         batches.append((batch["positions"], atom_features(batch["charges"]), batch["mask"]))
     return batches, source  # the dataset itself is released: the figure is the model's train step
@@ -77,7 +80,9 @@ def build(case: str):
     raise ValueError(case)
 
 
-def worker(case: str, steps: int, warmup: int, batch_size: int | None, points: int | None, batches_file: str | None) -> dict:
+def worker(
+    case: str, steps: int, warmup: int, batch_size: int | None, points: int | None, batches_file: str | None
+) -> dict:
     import torch
 
     from lconv_cli.models import num_params
@@ -89,7 +94,9 @@ def worker(case: str, steps: int, warmup: int, batch_size: int | None, points: i
 
         model = LieResNet(1, 10, make_group("T2", 2), [128] * 4, fills=[0.1] * 3, nbhd=25)
         bs = batch_size or 25
-        batches = [(torch.randn(bs, points, 2) * 10, torch.randn(bs, points, 1), torch.ones(bs, points, dtype=torch.bool))]
+        batches = [
+            (torch.randn(bs, points, 2) * 10, torch.randn(bs, points, 1), torch.ones(bs, points, dtype=torch.bool))
+        ]
         source = f"{points} random points"
         step_input = lambda b: model(*b)  # noqa: E731
     elif case.startswith("qm9"):
@@ -117,14 +124,31 @@ def worker(case: str, steps: int, warmup: int, batch_size: int | None, points: i
             times.append(time.perf_counter() - start)
     seconds = statistics.median(times)
     return {
-        "case": case, "points": points, "batch_size": bs, "params": num_params(model), "source": source,
-        "seconds_per_step": seconds, "samples_per_second": bs / seconds, "peak_rss_gb": peak_rss_gb(),
+        "case": case,
+        "points": points,
+        "batch_size": bs,
+        "params": num_params(model),
+        "source": source,
+        "seconds_per_step": seconds,
+        "samples_per_second": bs / seconds,
+        "peak_rss_gb": peak_rss_gb(),
         "rss_before_training_gb": base_rss,
     }
 
 
 def run_case(case: str, args, points: int | None = None) -> dict:
-    command = [sys.executable, __file__, "--worker", case, "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        case,
+        "--steps",
+        str(args.steps),
+        "--warmup",
+        str(args.warmup),
+        "--threads",
+        str(args.threads),
+    ]
     if case.startswith("qm9"):
         import torch
 
@@ -151,7 +175,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=None)
-    parser.add_argument("--scaling", action="store_true", help="peak memory of a T(2) LieResNet at N = 50, 100, 200, 400 points")
+    parser.add_argument(
+        "--scaling", action="store_true", help="peak memory of a T(2) LieResNet at N = 50, 100, 200, 400 points"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--points", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--batches-file", default=None, help=argparse.SUPPRESS)
@@ -167,25 +193,53 @@ def main() -> None:
     from rich.table import Table
 
     if args.scaling:
-        table = Table(title=f"LieResNet T(2), 3 blocks of 128 channels, nbhd 25, batch {args.batch_size or 25}: memory against N")
+        table = Table(
+            title=f"LieResNet T(2), 3 blocks of 128 channels, nbhd 25, batch {args.batch_size or 25}: memory against N"
+        )
         for column in ("points", "s/step", "peak RSS (GB)", "RSS before training (GB)", "training increment (GB)"):
             table.add_column(column, justify="right")
         for n in (50, 100, 200, 400):
             r = run_case("scaling", args, points=n)
-            table.add_row(str(n), f"{r['seconds_per_step']:.3f}", f"{r['peak_rss_gb']:.3f}", f"{r['rss_before_training_gb']:.3f}",
-                          f"{r['peak_rss_gb'] - r['rss_before_training_gb']:.3f}")
+            table.add_row(
+                str(n),
+                f"{r['seconds_per_step']:.3f}",
+                f"{r['peak_rss_gb']:.3f}",
+                f"{r['rss_before_training_gb']:.3f}",
+                f"{r['peak_rss_gb'] - r['rss_before_training_gb']:.3f}",
+            )
             print(json.dumps(r))
         Console().print(table)
         return
-    table = Table(title=f"LieConv train step (forward + backward + Adam), {args.threads} threads, median of {args.steps}")
-    for column in ("case", "params", "batch", "samples/s", "official", "speed-up", "peak RSS (GB)", "official (GB)", "memory ratio", "data"):
+    table = Table(
+        title=f"LieConv train step (forward + backward + Adam), {args.threads} threads, median of {args.steps}"
+    )
+    for column in (
+        "case",
+        "params",
+        "batch",
+        "samples/s",
+        "official",
+        "speed-up",
+        "peak RSS (GB)",
+        "official (GB)",
+        "memory ratio",
+        "data",
+    ):
         table.add_column(column)
     for case in args.cases.split(","):
         r = run_case(case, args)
         speed, memory = OFFICIAL.get(case, (float("nan"), float("nan")))
         table.add_row(
-            case, f"{r['params']:,}", str(r["batch_size"]), f"{r['samples_per_second']:.1f}", f"{speed:g}",
-            f"{r['samples_per_second'] / speed:.2f}×", f"{r['peak_rss_gb']:.2f}", f"{memory:g}", f"{r['peak_rss_gb'] / memory:.2f}", r["source"],
+            case,
+            f"{r['params']:,}",
+            str(r["batch_size"]),
+            f"{r['samples_per_second']:.1f}",
+            f"{speed:g}",
+            f"{r['samples_per_second'] / speed:.2f}×",
+            f"{r['peak_rss_gb']:.2f}",
+            f"{memory:g}",
+            f"{r['peak_rss_gb'] / memory:.2f}",
+            r["source"],
         )
         print(json.dumps(r))
     Console().print(table)

@@ -34,13 +34,27 @@ CASES = {
     # name: (overrides of the timed run, extra overrides that make the companion train for longer)
     "so2": (["experiment=so2_discovery"], ["trainer.max_steps=200000"]),
     "image": (
-        ["experiment=image_classification", "dataset=mnist", "variant=rotated", "model=lconv",
-         "data.train_subset=40000", "data.test_subset=500", "trainer.epochs=1"],
+        [
+            "experiment=image_classification",
+            "dataset=mnist",
+            "variant=rotated",
+            "model=lconv",
+            "data.train_subset=40000",
+            "data.test_subset=500",
+            "trainer.epochs=1",
+        ],
         ["trainer.epochs=100"],
     ),
     "lieconv": (
-        ["experiment=lieconv_springs", "group=T2", "data.num_train=300", "data.num_valid=20", "data.num_test=20",
-         "trainer.epochs=1", "evaluation.long_systems=4"],
+        [
+            "experiment=lieconv_springs",
+            "group=T2",
+            "data.num_train=300",
+            "data.num_valid=20",
+            "data.num_test=20",
+            "trainer.epochs=1",
+            "evaluation.long_systems=4",
+        ],
         ["trainer.epochs=100"],
     ),
 }
@@ -95,7 +109,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--lconv", default=str(Path(sys.executable).with_name("lconv")))
     parser.add_argument("--out", default=None, help="keep the run records here (default: a temporary folder)")
-    parser.add_argument("--baseline", default=None, help="a site folder with another lconv version to measure alongside")
+    parser.add_argument(
+        "--baseline", default=None, help="a site folder with another lconv version to measure alongside"
+    )
     parser.add_argument("extra", nargs="*", help="overrides for every run (after --)")
     args = parser.parse_args()
     if os.getloadavg()[0] > 0.5:
@@ -106,7 +122,10 @@ def main() -> None:
     extra = list(args.extra)
     versions = {"": env}
     if args.baseline:
-        versions["/baseline"] = {**env, "PYTHONPATH": os.pathsep.join([args.baseline, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+        versions["/baseline"] = {
+            **env,
+            "PYTHONPATH": os.pathsep.join([args.baseline, env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        }
     results = {}
     for case in args.cases.split(","):
         pairs: dict[str, list[tuple[float, float]]] = {label: [] for label in versions}
@@ -116,10 +135,18 @@ def main() -> None:
         for label, measured in pairs.items():
             alone = [a for a, _ in measured]
             ratios = [b / a for a, b in measured]
-            results[case + label] = {"alone_seconds": alone, "beside_seconds": [b for _, b in measured], "ratios": ratios,
-                                     "median_alone": statistics.median(alone), "median_ratio": statistics.median(ratios)}
-            print(f"{case + label:17s} alone {statistics.median(alone):7.2f} s   beside another run {statistics.median(ratios):5.2f}x   "
-                  f"(alone {', '.join(f'{a:.2f}' for a in alone)}; beside {', '.join(f'{b:.2f}' for _, b in measured)})", flush=True)
+            results[case + label] = {
+                "alone_seconds": alone,
+                "beside_seconds": [b for _, b in measured],
+                "ratios": ratios,
+                "median_alone": statistics.median(alone),
+                "median_ratio": statistics.median(ratios),
+            }
+            print(
+                f"{case + label:17s} alone {statistics.median(alone):7.2f} s   beside another run {statistics.median(ratios):5.2f}x   "
+                f"(alone {', '.join(f'{a:.2f}' for a in alone)}; beside {', '.join(f'{b:.2f}' for _, b in measured)})",
+                flush=True,
+            )
     print(json.dumps({"extra": extra, "results": results}))
     if not args.out:
         shutil.rmtree(work, ignore_errors=True)

@@ -62,7 +62,7 @@ class Points:
     grads: torch.Tensor
 
     @classmethod
-    def draw(cls, case: AlgebraCase, count: int, rng: torch.Generator) -> "Points":
+    def draw(cls, case: AlgebraCase, count: int, rng: torch.Generator) -> Points:
         x = torch.randn(count, case.n * case.copies, generator=rng, dtype=torch.float64)
         return cls(x, invariant_gradients(case, x))
 
@@ -82,7 +82,11 @@ def closure_penalty(gens: torch.Tensor) -> torch.Tensor:
 
 
 def losses(
-    gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, closure: bool = True,
+    gens: torch.Tensor,
+    points: torch.Tensor,
+    grads: torch.Tensor,
+    case: AlgebraCase,
+    closure: bool = True,
 ) -> dict[str, torch.Tensor]:
     """The named loss terms for generators (k, n, n) on points (N, n·copies); closure only if asked."""
     flat = gens.flatten(1)
@@ -104,7 +108,11 @@ def weighted_loss(parts: dict[str, torch.Tensor], weights: dict[str, float]) -> 
 
 
 def polish(
-    gens: torch.Tensor, points: torch.Tensor, grads: torch.Tensor, case: AlgebraCase, weights: dict[str, float],
+    gens: torch.Tensor,
+    points: torch.Tensor,
+    grads: torch.Tensor,
+    case: AlgebraCase,
+    weights: dict[str, float],
     max_iter: int,
 ) -> torch.Tensor:
     """L-BFGS on all losses (closure included) from the discovered generators (m, n, n), float64."""
@@ -114,7 +122,12 @@ def polish(
     start = start / start.flatten(1).norm(dim=-1)[:, None, None]
     params = start.requires_grad_(True)
     opt = torch.optim.LBFGS(
-        [params], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-14, tolerance_change=1e-18,
+        [params],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=50,
+        tolerance_grad=1e-14,
+        tolerance_change=1e-18,
         line_search_fn="strong_wolfe",
     )
 
@@ -163,7 +176,12 @@ def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
 
 
 def train_generator_set(
-    cfg: DictConfig, model: GeneratorSet, case: AlgebraCase, train: Points, weights: dict[str, float], out_dir: Path,
+    cfg: DictConfig,
+    model: GeneratorSet,
+    case: AlgebraCase,
+    train: Points,
+    weights: dict[str, float],
+    out_dir: Path,
 ) -> TrainResult:
     """Adam on the invariance, normalisation and orthogonality losses (no closure); the subspace
     similarity to the true algebra monitored. The loss uses every training point, so no batches are drawn."""
@@ -176,8 +194,12 @@ def train_generator_set(
         return {"subspace_similarity": subspace_similarity(model.generators, truth)}
 
     return trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=torch.Generator().manual_seed(int(cfg.seed)),
-        description=f"algebra {case.name}", monitor=monitor,
+        model,
+        cfg,
+        out_dir=out_dir,
+        batch_rng=torch.Generator().manual_seed(int(cfg.seed)),
+        description=f"algebra {case.name}",
+        monitor=monitor,
     ).fit(step_loss)
 
 
@@ -189,7 +211,12 @@ def worst_invariance(found: torch.Tensor, case: AlgebraCase, points: Points) -> 
 
 
 def algebra_metrics(
-    found: torch.Tensor, evals: torch.Tensor, gap: float, case: AlgebraCase, test: Points, result: TrainResult,
+    found: torch.Tensor,
+    evals: torch.Tensor,
+    gap: float,
+    case: AlgebraCase,
+    test: Points,
+    result: TrainResult,
     polish_seconds: float,
 ) -> dict[str, float]:
     """The run's metrics (module docstring) for the discovered generators ``found`` (m, n, n) on the test points."""

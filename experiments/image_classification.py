@@ -71,7 +71,10 @@ def fixed_generators(source: str, image_shape: tuple[int, int, int], generators_
 
 
 def build_classifier(
-    model_cfg: DictConfig, image_shape: tuple[int, int, int], num_classes: int, generators_path: str | None,
+    model_cfg: DictConfig,
+    image_shape: tuple[int, int, int],
+    num_classes: int,
+    generators_path: str | None,
 ) -> torch.nn.Module:
     """The classifier named by ``model_cfg.arch`` (see ``conf/model/{lconv,cnn,fc,gcn}*.yaml``)."""
     arch = model_cfg.get("arch")
@@ -82,8 +85,12 @@ def build_classifier(
         )
     if arch == "cnn":
         return ConvClassifier(
-            image_shape, num_classes, channels=list(model_cfg.channels), kernel_size=model_cfg.kernel_size,
-            padding=model_cfg.padding, pool=model_cfg.pool,
+            image_shape,
+            num_classes,
+            channels=list(model_cfg.channels),
+            kernel_size=model_cfg.kernel_size,
+            padding=model_cfg.padding,
+            pool=model_cfg.pool,
         )
     if arch == "fc":
         hidden = list(model_cfg.hidden)
@@ -96,9 +103,16 @@ def build_classifier(
         fixed = fixed_generators(source, image_shape, generators_path)
         count = fixed.shape[0]
     return LConvClassifier(
-        image_shape, num_classes, channels=list(model_cfg.channels), num_generators=count,
-        parametrisation=model_cfg.parametrisation, rank=model_cfg.get("rank"), bias=model_cfg.bias,
-        activation=model_cfg.activation, fixed_generators=fixed, head=model_cfg.head,
+        image_shape,
+        num_classes,
+        channels=list(model_cfg.channels),
+        num_generators=count,
+        parametrisation=model_cfg.parametrisation,
+        rank=model_cfg.get("rank"),
+        bias=model_cfg.bias,
+        activation=model_cfg.activation,
+        fixed_generators=fixed,
+        head=model_cfg.head,
     )
 
 
@@ -153,7 +167,12 @@ def record_splits(splits: ImageSplits, label: str, data_seed: int, out_dir: Path
     torch.save(splits.record(), out_dir / VARIANT_FILE)
     log.info(
         "data: %s, %d train / %d validation / %d test images of shape %s (data seed %s)",
-        label, len(splits.train_x), len(splits.val_x), len(splits.test_x), splits.image_shape, data_seed,
+        label,
+        len(splits.train_x),
+        len(splits.val_x),
+        len(splits.test_x),
+        splits.image_shape,
+        data_seed,
     )
     save_figure(plot_samples(splits, label), out_dir, "image_samples")
 
@@ -179,8 +198,13 @@ def on_device(splits: ImageSplits, device: torch.device) -> tuple[LabelledImages
 
 
 def train_classifier(
-    cfg: DictConfig, model: torch.nn.Module, train: LabelledImages, val: LabelledImages, batch_rng: torch.Generator,
-    out_dir: Path, description: str,
+    cfg: DictConfig,
+    model: torch.nn.Module,
+    train: LabelledImages,
+    val: LabelledImages,
+    batch_rng: torch.Generator,
+    out_dir: Path,
+    description: str,
 ) -> tuple[TrainResult, EpochSampler, BestModel]:
     """Cross-entropy on shuffled epochs of ``train``; after every epoch the validation accuracy, and
     the weights with the best one kept (in the returned BestModel, not yet loaded)."""
@@ -199,14 +223,22 @@ def train_classifier(
         return {"val_accuracy": accuracy, "val_loss": loss}
 
     trainer = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=batch_rng, description=description,
-        monitor=monitor, extra_state={"sampler": sampler, "best": best},
+        model,
+        cfg,
+        out_dir=out_dir,
+        batch_rng=batch_rng,
+        description=description,
+        monitor=monitor,
+        extra_state={"sampler": sampler, "best": best},
     )
     return trainer.fit(step_loss), sampler, best
 
 
 def classification_metrics(
-    finished: Finished[tuple[float, float]], result: TrainResult, sampler: EpochSampler, model: torch.nn.Module,
+    finished: Finished[tuple[float, float]],
+    result: TrainResult,
+    sampler: EpochSampler,
+    model: torch.nn.Module,
 ) -> dict[str, float]:
     """The run's metrics (module docstring) from the test scores of the kept and the last weights."""
     test_accuracy, test_loss = finished.score

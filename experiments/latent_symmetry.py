@@ -88,7 +88,10 @@ def taylor_order(choice: object, basis: str) -> int:
 
 
 def load_grey_images(
-    cfg: DictConfig, train: bool, count: int, rng: torch.Generator,
+    cfg: DictConfig,
+    train: bool,
+    count: int,
+    rng: torch.Generator,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, n, n) float images in [0, 1] and (N,) labels: a seeded random subset of ``count`` from one official split."""
     images, labels = load_image_dataset(
@@ -164,14 +167,21 @@ def plot_t_histogram(aligned: torch.Tensor, true: torch.Tensor, centres: list[fl
 
 @torch.no_grad()
 def plot_reconstructions(
-    model: LatentFlowModel, pairs: SymmetryPairs, t_scale: float, taylor_order: int, count: int = 8,
+    model: LatentFlowModel,
+    pairs: SymmetryPairs,
+    t_scale: float,
+    taylor_order: int,
+    count: int = 8,
 ):
     """Rows: x0, xt, decoder prediction of xt, the α-matched pixel transform of x0, AE(x0)."""
     x0, xt = pairs.x0[:count], pairs.xt[:count]
     pred, t = model(x0, xt)
     matched = model.pixel_transform(t * t_scale, x0, taylor_order)
     rows = [
-        ("x0", x0), ("xt", xt), ("prediction", pred), ("α-matched", matched),
+        ("x0", x0),
+        ("xt", xt),
+        ("prediction", pred),
+        ("α-matched", matched),
         ("AE(x0)", model.decode(model.encode(x0))),
     ]
     n = model.n
@@ -242,8 +252,13 @@ def make_pairs(cfg: DictConfig, setting: Setting, rngs: dict[str, torch.Generato
     train_images, train_labels = load_grey_images(cfg, True, cfg.data.num_train, rngs["train_images"])
     test_images, test_labels = load_grey_images(cfg, False, cfg.data.num_test, rngs["test_images"])
     pair_args = dict(
-        coeffs=field_vector(setting.fields, "quadratic"), distribution=setting.distribution, low=setting.low,
-        high=setting.high, task=setting.task, interpolation=setting.interpolation, grid=setting.grid,
+        coeffs=field_vector(setting.fields, "quadratic"),
+        distribution=setting.distribution,
+        low=setting.low,
+        high=setting.high,
+        task=setting.task,
+        interpolation=setting.interpolation,
+        grid=setting.grid,
     )
     train, mean, std = make_symmetry_pairs(train_images, train_labels, rng=rngs["train_pairs"], **pair_args)
     test, _, _ = make_symmetry_pairs(test_images, test_labels, rng=rngs["test_pairs"], mean=mean, std=std, **pair_args)
@@ -254,15 +269,30 @@ def build_model(model_cfg: DictConfig, n: int, basis: str, init_rng: torch.Gener
     """The latent-flow model for n×n images in ``basis``; α from ``init_rng``, the networks from torch's
     global RNG seeded by it."""
     m = model_cfg
-    return built_with_seed_of(init_rng, lambda: LatentFlowModel(
-        n, basis, encoder_widths=list(m.encoder_widths), t_widths=list(m.t_widths), patch=int(m.patch),
-        channels=int(m.channels), activation=m.activation, alpha_init=float(m.alpha_init), rng=init_rng,
-    ).to(device))
+    return built_with_seed_of(
+        init_rng,
+        lambda: LatentFlowModel(
+            n,
+            basis,
+            encoder_widths=list(m.encoder_widths),
+            t_widths=list(m.t_widths),
+            patch=int(m.patch),
+            channels=int(m.channels),
+            activation=m.activation,
+            alpha_init=float(m.alpha_init),
+            rng=init_rng,
+        ).to(device),
+    )
 
 
 def train_latent_flow(
-    cfg: DictConfig, model: LatentFlowModel, train: SymmetryPairs, order: int, true_alpha: torch.Tensor,
-    batch_rng: torch.Generator, out_dir: Path,
+    cfg: DictConfig,
+    model: LatentFlowModel,
+    train: SymmetryPairs,
+    order: int,
+    true_alpha: torch.Tensor,
+    batch_rng: torch.Generator,
+    out_dir: Path,
 ) -> TrainResult:
     """Adam on the weighted loss terms over random mini-batches of pairs (α at ``model.alpha_lr``); with
     the exact exponential (order 0) the first ``model.taylor_warmup`` of the steps use
@@ -283,8 +313,13 @@ def train_latent_flow(
 
     groups = [{"params": model.network_parameters()}, {"params": [model.alpha], "lr": float(m.alpha_lr)}]
     trainer = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=batch_rng, description=f"latent_symmetry: {cfg.transform.name}",
-        monitor=lambda: {"generator_cos": coefficient_cos(model.unit_alpha(), true_on_device)}, param_groups=groups,
+        model,
+        cfg,
+        out_dir=out_dir,
+        batch_rng=batch_rng,
+        description=f"latent_symmetry: {cfg.transform.name}",
+        monitor=lambda: {"generator_cos": coefficient_cos(model.unit_alpha(), true_on_device)},
+        param_groups=groups,
     )
     return trainer.fit(step_loss)
 
@@ -313,7 +348,11 @@ def predict(model: LatentFlowModel, test: SymmetryPairs, order: int, true_alpha:
 
 
 def latent_metrics(
-    p: Predictions, true_alpha: torch.Tensor, basis: str, model: LatentFlowModel, result: TrainResult,
+    p: Predictions,
+    true_alpha: torch.Tensor,
+    basis: str,
+    model: LatentFlowModel,
+    result: TrainResult,
 ) -> dict[str, float]:
     """The run's metrics (module docstring)."""
     t_w1 = wasserstein_1d(p.aligned, p.t_true)
@@ -342,21 +381,41 @@ def write_record(out_dir: Path, p: Predictions, setting: Setting, data: PairData
     """``coefficients.csv`` and ``predictions.pt``."""
     write_coefficients(out_dir / "coefficients.csv", setting.basis, p.learned, setting.true_alpha)
     torch.save(
-        {"basis": setting.basis, "fields": field_basis_names(setting.basis), "alpha": p.learned,
-         "true_alpha": setting.true_alpha, "t_true": p.t_true, "t_pred": p.t_pred, "t_aligned": p.aligned,
-         "alignment": p.alignment, "mean": data.mean, "std": data.std},
+        {
+            "basis": setting.basis,
+            "fields": field_basis_names(setting.basis),
+            "alpha": p.learned,
+            "true_alpha": setting.true_alpha,
+            "t_true": p.t_true,
+            "t_pred": p.t_pred,
+            "t_aligned": p.aligned,
+            "alignment": p.alignment,
+            "mean": data.mean,
+            "std": data.std,
+        },
         out_dir / PREDICTIONS_FILE,
     )
 
 
 def save_figures(
-    out_dir: Path, cfg: DictConfig, setting: Setting, label: str, p: Predictions, metrics: dict[str, float],
-    model: LatentFlowModel, test: SymmetryPairs, order: int,
+    out_dir: Path,
+    cfg: DictConfig,
+    setting: Setting,
+    label: str,
+    p: Predictions,
+    metrics: dict[str, float],
+    model: LatentFlowModel,
+    test: SymmetryPairs,
+    order: int,
 ) -> None:
     """Figures ``latent_flow`` and ``t_histogram`` (PNG and PDF) and ``reconstructions``."""
     title = f"{label}: |cos| {metrics['generator_cos']:.4f}"
-    save_figure(plot_latent_flow(p.learned, setting.true_alpha, setting.basis, int(cfg.model.patch), title),
-                out_dir, "latent_flow", pdf=True)
+    save_figure(
+        plot_latent_flow(p.learned, setting.true_alpha, setting.basis, int(cfg.model.patch), title),
+        out_dir,
+        "latent_flow",
+        pdf=True,
+    )
     dist, low, high = setting.distribution, setting.low, setting.high
     centres = mode_centres(dist, low, high) if dist != "uniform" else [low, high]
     title = f"{cfg.transform.name}, {dist}: R² {metrics['t_r2']:.3f}, W1 {metrics['t_w1']:.3g}"
@@ -374,8 +433,15 @@ def run(cfg: DictConfig) -> dict[str, float]:
     data = make_pairs(cfg, setting, rngs, device)
     n, dist, task = data.n, setting.distribution, setting.task
     label = f"{cfg.transform.name} on {cfg.dataset.name} ({task}, {dist} t in [{setting.low:g}, {setting.high:g}])"
-    log.info("data: %s; %d train / %d test pairs of %d×%d images, %s interpolation",
-             label, len(data.train), len(data.test), n, n, setting.interpolation)
+    log.info(
+        "data: %s; %d train / %d test pairs of %d×%d images, %s interpolation",
+        label,
+        len(data.train),
+        len(data.test),
+        n,
+        n,
+        setting.interpolation,
+    )
 
     model = build_model(cfg.model, n, setting.basis, rngs["init"], device)
     log.info("model: %s basis (%d fields), %d parameters", setting.basis, len(setting.true_alpha), num_params(model))

@@ -52,7 +52,12 @@ class Molecules:
     """Padded QM9 tensors for a subset of molecules; ``batch(idx)`` trims to the batch's largest molecule."""
 
     def __init__(
-        self, data: dict, indices: torch.Tensor, target: int, scale: tuple[torch.Tensor, torch.Tensor] | None, device,
+        self,
+        data: dict,
+        indices: torch.Tensor,
+        target: int,
+        scale: tuple[torch.Tensor, torch.Tensor] | None,
+        device,
     ) -> None:
         self.positions = data["positions"][indices].to(device)
         self.charges = data["charges"][indices].to(device)
@@ -126,14 +131,26 @@ def build_molecule_model(cfg: DictConfig, group_name: str) -> MoleculeLieResNet:
     """MolecLieResNet over ``group_name`` with the official per-group settings (``conf/model/molec_lieresnet.yaml``)."""
     m = cfg.model
     return MoleculeLieResNet(
-        make_group(group_name, 3, m.alpha), k=int(m.k), num_layers=int(m.num_layers),
-        nbhd=int(m.nbhd), fill=float(m.fill), liftsamples=int(m.liftsamples), knn=bool(m.knn), bn=bool(m.bn),
+        make_group(group_name, 3, m.alpha),
+        k=int(m.k),
+        num_layers=int(m.num_layers),
+        nbhd=int(m.nbhd),
+        fill=float(m.fill),
+        liftsamples=int(m.liftsamples),
+        knn=bool(m.knn),
+        bn=bool(m.bn),
     )
 
 
 def train_molecule_model(
-    cfg: DictConfig, model: MoleculeLieResNet, train: Molecules, valid: Molecules, scaler: TargetScaler,
-    rngs: dict[str, torch.Generator], out_dir: Path, description: str,
+    cfg: DictConfig,
+    model: MoleculeLieResNet,
+    train: Molecules,
+    valid: Molecules,
+    scaler: TargetScaler,
+    rngs: dict[str, torch.Generator],
+    out_dir: Path,
+    description: str,
 ) -> tuple[TrainResult, EpochSampler, BestModel]:
     """L1 loss on standardised targets over shuffled epochs (augmented from ``rngs["augment"]`` if
     ``data.augment``); after every epoch the validation MAE, and the weights with the lowest kept (not yet loaded)."""
@@ -156,14 +173,23 @@ def train_molecule_model(
         return {"val_mae": mae}
 
     trainer = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=description,
-        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": RngState(rngs["augment"])},
+        model,
+        cfg,
+        out_dir=out_dir,
+        batch_rng=rngs["batches"],
+        description=description,
+        monitor=monitor,
+        extra_state={"sampler": sampler, "best": best, "augment_rng": RngState(rngs["augment"])},
     )
     return trainer.fit(step_loss), sampler, best
 
 
 def mae_metrics(
-    finished: Finished[float], result: TrainResult, sampler: EpochSampler, model: torch.nn.Module, test: Molecules,
+    finished: Finished[float],
+    result: TrainResult,
+    sampler: EpochSampler,
+    model: torch.nn.Module,
+    test: Molecules,
     scaler: TargetScaler,
 ) -> dict[str, float]:
     """The run's metrics (module docstring) from the test MAEs of the kept and the last weights."""
@@ -192,8 +218,16 @@ def run(cfg: DictConfig) -> dict[str, float]:
     group_name = str(cfg.group)
     train, valid, test = load_molecules(cfg, target, group_name, device)
     scaler = TargetScaler.fit(train.targets.cpu())
-    log.info("QM9 %s (%s): %d train / %d valid / %d test molecules; train mean %.4g, std %.4g",
-             target_name, unit, len(train), len(valid), len(test), scaler.mean, scaler.std)
+    log.info(
+        "QM9 %s (%s): %d train / %d valid / %d test molecules; train mean %.4g, std %.4g",
+        target_name,
+        unit,
+        len(train),
+        len(valid),
+        len(test),
+        scaler.mean,
+        scaler.std,
+    )
 
     rngs = seeded_rngs(int(cfg.seed), "init", "batches", "augment")
     model = built_with_seed_of(rngs["init"], lambda: build_molecule_model(cfg, group_name).to(device))
@@ -204,7 +238,14 @@ def run(cfg: DictConfig) -> dict[str, float]:
     finished = finish_on_best(best, result, lambda: mean_absolute_error(model, test, scaler))
     kept_epoch = finished.kept_step / sampler.steps_per_epoch
     title = f"LieConv {model.group}, QM9 {target_name}"
-    figure = plot_learning_curve(result, sampler.steps_per_epoch, kept_epoch, title,
-                                 metric="val_mae", label=f"validation MAE ({unit})", log_scale=True)
+    figure = plot_learning_curve(
+        result,
+        sampler.steps_per_epoch,
+        kept_epoch,
+        title,
+        metric="val_mae",
+        label=f"validation MAE ({unit})",
+        log_scale=True,
+    )
     save_figure(figure, out_dir, "learning_curve")
     return mae_metrics(finished, result, sampler, model, test, scaler)

@@ -49,11 +49,21 @@ Images = tuple[torch.Tensor, torch.Tensor]  # normalised images (N, 1, 28, 28) f
 
 def build_image_model(cfg: DictConfig) -> ImageLieResNet:
     m = cfg.model
-    group = make_group(str(cfg.group), 2, m.alpha)  # model.alpha, liftsamples: the group's own (conf/model/img_lieresnet.yaml)
+    group = make_group(
+        str(cfg.group), 2, m.alpha
+    )  # model.alpha, liftsamples: the group's own (conf/model/img_lieresnet.yaml)
     return ImageLieResNet(
-        group, k=int(m.k), num_layers=int(m.num_layers), total_ds=float(m.total_ds), fill=float(m.fill), nbhd=int(m.nbhd),
-        liftsamples=int(m.liftsamples), knn=bool(m.knn), bn=bool(m.bn),
-        shared_neighbourhoods=bool(m.shared_neighbourhoods), lift_seed=int(cfg.seed),
+        group,
+        k=int(m.k),
+        num_layers=int(m.num_layers),
+        total_ds=float(m.total_ds),
+        fill=float(m.fill),
+        nbhd=int(m.nbhd),
+        liftsamples=int(m.liftsamples),
+        knn=bool(m.knn),
+        bn=bool(m.bn),
+        shared_neighbourhoods=bool(m.shared_neighbourhoods),
+        lift_seed=int(cfg.seed),
     )
 
 
@@ -73,8 +83,9 @@ def error_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tenso
 def load_splits(cfg: DictConfig, device: torch.device) -> tuple[Images, Images, Images]:
     """(train, validation, test) on ``device``, normalised with the official constants; the validation
     images are a seeded (``data.seed`` + 1) draw of ``data.val_size`` from the 12,000 training ones."""
-    splits, source = make_rotated_mnist(cfg.data.root, seed=int(cfg.data.seed), download=bool(cfg.data.download),
-                                       verify=bool(cfg.data.verify))
+    splits, source = make_rotated_mnist(
+        cfg.data.root, seed=int(cfg.data.seed), download=bool(cfg.data.download), verify=bool(cfg.data.verify)
+    )
     train_x, train_y = splits["train"]
     test_x, test_y = splits["test"]
     split_rng = torch.Generator().manual_seed(int(cfg.data.seed) + 1)
@@ -99,7 +110,12 @@ def rotated(images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
 
 
 def train_image_model(
-    cfg: DictConfig, model: ImageLieResNet, train: Images, val: Images, rngs: dict[str, torch.Generator], out_dir: Path,
+    cfg: DictConfig,
+    model: ImageLieResNet,
+    train: Images,
+    val: Images,
+    rngs: dict[str, torch.Generator],
+    out_dir: Path,
 ) -> tuple[TrainResult, EpochSampler, BestModel]:
     """Cross-entropy on shuffled epochs of ``train`` (rotated by ``rngs["augment"]`` if ``data.augment``);
     after every epoch the validation error, and the weights with the lowest one kept (not yet loaded)."""
@@ -120,14 +136,22 @@ def train_image_model(
         return {"val_error": error, "val_accuracy": 1 - error / 100}
 
     trainer = trainer_from_config(
-        model, cfg, out_dir=out_dir, batch_rng=rngs["batches"], description=f"LieConv {model.group} on rotated MNIST",
-        monitor=monitor, extra_state={"sampler": sampler, "best": best, "augment_rng": RngState(rngs["augment"])},
+        model,
+        cfg,
+        out_dir=out_dir,
+        batch_rng=rngs["batches"],
+        description=f"LieConv {model.group} on rotated MNIST",
+        monitor=monitor,
+        extra_state={"sampler": sampler, "best": best, "augment_rng": RngState(rngs["augment"])},
     )
     return trainer.fit(step_loss), sampler, best
 
 
 def error_metrics(
-    finished: Finished[float], result: TrainResult, sampler: EpochSampler, model: torch.nn.Module,
+    finished: Finished[float],
+    result: TrainResult,
+    sampler: EpochSampler,
+    model: torch.nn.Module,
 ) -> dict[str, float]:
     """The run's metrics (module docstring) from the test errors of the kept and the last weights."""
     return {
@@ -150,8 +174,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
     rngs = seeded_rngs(int(cfg.seed), "init", "batches", "augment")
     model = built_with_seed_of(rngs["init"], lambda: build_image_model(cfg).to(device))
-    log.info("ImgLieResnet, group %s: %d parameters; points per layer %s",
-             model.group, num_params(model), model.point_counts)
+    log.info(
+        "ImgLieResnet, group %s: %d parameters; points per layer %s", model.group, num_params(model), model.point_counts
+    )
 
     result, sampler, best = train_image_model(cfg, model, train, val, rngs, out_dir)
     finished = finish_on_best(best, result, lambda: error_rate(model, test_x, test_y))
@@ -159,4 +184,3 @@ def run(cfg: DictConfig) -> dict[str, float]:
     figure = plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, f"LieConv {model.group}")
     save_figure(figure, out_dir, "learning_curve")
     return error_metrics(finished, result, sampler, model)
-

@@ -76,8 +76,9 @@ def build_model(model_cfg: DictConfig, group: str, num_bodies: int) -> DynamicsM
     if name == "hlieresnet":
         group = choose({g.lower(): g for g in SPRING_GROUPS}.get(str(group).lower(), group), SPRING_GROUPS, "group")
         point_group = make_group(group, 2, model_cfg.alpha)
-        return HamiltonianLieResNet(point_group, k=int(model_cfg.k), num_layers=int(model_cfg.num_layers),
-                                    center=bool(model_cfg.center))
+        return HamiltonianLieResNet(
+            point_group, k=int(model_cfg.k), num_layers=int(model_cfg.num_layers), center=bool(model_cfg.center)
+        )
     if name in ("fc", "hfc"):
         if model_cfg.get("pixel_multiple") is not None:
             raise UserError("model.pixel_multiple is for images; set it to null for lieconv_springs")
@@ -114,7 +115,12 @@ def rollout_mse(model: DynamicsModel, split: SpringSplit, times: torch.Tensor, b
 
 
 def long_rollouts(
-    model: DynamicsModel, split: SpringSplit, times: torch.Tensor, count: int, batch_size: int, device,
+    model: DynamicsModel,
+    split: SpringSplit,
+    times: torch.Tensor,
+    count: int,
+    batch_size: int,
+    device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The rollouts from t = 0 of the first ``count`` systems, in the model's dtype, and the model's
     vector field along them → (trajectories, dz/dt), both (count, T, 2, n, d) float64 on the CPU."""
@@ -134,7 +140,10 @@ def long_rollouts(
 
 
 def trajectory_errors(
-    predicted: torch.Tensor, true: torch.Tensor, masses: torch.Tensor, springs: torch.Tensor,
+    predicted: torch.Tensor,
+    true: torch.Tensor,
+    masses: torch.Tensor,
+    springs: torch.Tensor,
 ) -> dict[str, torch.Tensor]:
     """Per-system, per-step errors of trajectories (N, T, 2, n, 2) (float64): ``state`` relative
     error against the truth, ``energy`` relative error of the true energy against the initial one,
@@ -153,7 +162,9 @@ def trajectory_errors(
 
 
 def summary_metrics(
-    errors: dict[str, torch.Tensor], rates: tuple[torch.Tensor, torch.Tensor], prefix: str = "",
+    errors: dict[str, torch.Tensor],
+    rates: tuple[torch.Tensor, torch.Tensor],
+    prefix: str = "",
 ) -> dict[str, float]:
     """Means over systems and steps 1…T (state, energy) and of each system's largest drift (momenta)
     and largest momentum rate (``momentum_rates`` of the field along the trajectory)."""
@@ -201,8 +212,14 @@ def plot_conservation(curves: dict, label: str):
 def spring_settings(data_cfg: DictConfig) -> SpringSettings:
     """The simulation settings of ``data``."""
     d = data_cfg
-    return SpringSettings(num_bodies=int(d.num_bodies), num_times=int(d.num_times), t_end=float(d.t_end),
-                          chunk_steps=int(d.chunk_steps), long_steps=int(d.long_steps), seed=int(d.seed))
+    return SpringSettings(
+        num_bodies=int(d.num_bodies),
+        num_times=int(d.num_times),
+        t_end=float(d.t_end),
+        chunk_steps=int(d.chunk_steps),
+        long_steps=int(d.long_steps),
+        seed=int(d.seed),
+    )
 
 
 def load_splits(data_cfg: DictConfig, settings: SpringSettings) -> tuple[SpringSplit, SpringSplit, SpringSplit]:
@@ -210,16 +227,30 @@ def load_splits(data_cfg: DictConfig, settings: SpringSettings) -> tuple[SpringS
     if settings.chunk_steps >= settings.num_times or settings.long_steps >= settings.num_times:
         raise UserError(f"data.chunk_steps and data.long_steps must be below data.num_times ({settings.num_times})")
     d = data_cfg
-    train, valid, test = (load_split(d.cache_dir, settings, split, int(size))
-                          for split, size in (("train", d.num_train), ("valid", d.num_valid), ("test", d.num_test)))
-    log.info("springs: %d bodies, %d train / %d valid / %d test systems, dt %.4g",
-             settings.num_bodies, len(train), len(valid), len(test), settings.dt)
+    train, valid, test = (
+        load_split(d.cache_dir, settings, split, int(size))
+        for split, size in (("train", d.num_train), ("valid", d.num_valid), ("test", d.num_test))
+    )
+    log.info(
+        "springs: %d bodies, %d train / %d valid / %d test systems, dt %.4g",
+        settings.num_bodies,
+        len(train),
+        len(valid),
+        len(test),
+        settings.dt,
+    )
     return train, valid, test
 
 
 def train_dynamics(
-    cfg: DictConfig, model: DynamicsModel, train: SpringSplit, valid: SpringSplit, chunk_times: torch.Tensor,
-    batch_rng: torch.Generator, out_dir: Path, label: str,
+    cfg: DictConfig,
+    model: DynamicsModel,
+    train: SpringSplit,
+    valid: SpringSplit,
+    chunk_times: torch.Tensor,
+    batch_rng: torch.Generator,
+    out_dir: Path,
+    label: str,
 ) -> tuple[TrainResult, EpochSampler, BestModel]:
     """MSE of the model's rollouts of shuffled epochs of training chunks (float32); after every epoch
     the validation rollout MSE, and the weights with the lowest kept (not yet loaded)."""
@@ -242,8 +273,15 @@ def train_dynamics(
         best.update(-mse, trainer.result.steps)
         return {"val_rollout_mse": mse}
 
-    trainer = trainer_from_config(model, cfg, out_dir=out_dir, batch_rng=batch_rng, description=f"{label} on springs",
-                                  monitor=monitor, extra_state={"sampler": sampler, "best": best})
+    trainer = trainer_from_config(
+        model,
+        cfg,
+        out_dir=out_dir,
+        batch_rng=batch_rng,
+        description=f"{label} on springs",
+        monitor=monitor,
+        extra_state={"sampler": sampler, "best": best},
+    )
     return trainer.fit(step_loss), sampler, best
 
 
@@ -264,8 +302,13 @@ class LongRollouts:
 
 
 def roll_out_long(
-    model: DynamicsModel, test: SpringSplit, settings: SpringSettings, count: int, dtype: torch.dtype,
-    batch_size: int, device,
+    model: DynamicsModel,
+    test: SpringSplit,
+    settings: SpringSettings,
+    count: int,
+    dtype: torch.dtype,
+    batch_size: int,
+    device,
 ) -> LongRollouts:
     """Long rollouts of the first ``count`` test systems by a copy of ``model`` in ``dtype`` (eval mode)."""
     times = settings.times(settings.long_steps)
@@ -276,8 +319,9 @@ def roll_out_long(
     errors = trajectory_errors(predicted, true, masses, springs)
     true_errors = trajectory_errors(true, true, masses, springs)
     true_field = spring_vector_field(true.to(dtype), masses[:, None].to(dtype), springs[:, None].to(dtype)).double()
-    return LongRollouts(times, true, predicted, errors, true_errors,
-                        momentum_rates(predicted, field), momentum_rates(true, true_field))
+    return LongRollouts(
+        times, true, predicted, errors, true_errors, momentum_rates(predicted, field), momentum_rates(true, true_field)
+    )
 
 
 def conservation_metrics(r: LongRollouts) -> dict[str, float]:
@@ -296,7 +340,8 @@ def save_long_rollouts(r: LongRollouts, label: str, out_dir: Path) -> None:
     """``rollout_curves.json`` (median errors over systems per step, one example's positions) and the
     ``trajectories`` and ``conservation`` figures."""
     curves = {
-        "label": label, "times": r.times.tolist(),
+        "label": label,
+        "times": r.times.tolist(),
         "model": {k: v.median(0).values.tolist() for k, v in r.errors.items()},
         "truth": {k: v.median(0).values.tolist() for k, v in r.true_errors.items()},
         "example": {"true": r.true[0, :, 0].tolist(), "predicted": r.predicted[0, :, 0].tolist()},
@@ -340,12 +385,27 @@ def run(cfg: DictConfig) -> dict[str, float]:
         metrics.update(conservation_metrics(long))
         save_long_rollouts(long, label, out_dir)
     kept = finished.kept_step / sampler.steps_per_epoch
-    figure = plot_learning_curve(result, sampler.steps_per_epoch, kept, f"{label} on springs", metric="val_rollout_mse",
-                                 label="validation rollout MSE", log_scale=True)
+    figure = plot_learning_curve(
+        result,
+        sampler.steps_per_epoch,
+        kept,
+        f"{label} on springs",
+        metric="val_rollout_mse",
+        label="validation rollout MSE",
+        log_scale=True,
+    )
     save_figure(figure, out_dir, "learning_curve")
-    metrics.update({
-        "val_rollout_mse": -finished.best_score, "final_rollout_mse": finished.final_score, "num_train": len(train),
-        "long_systems": count, "num_params": num_params(model), "lr": float(cfg.trainer.lr), "steps": result.steps,
-        "train_seconds": result.train_seconds, "train_systems_per_second": training_throughput(result, sampler),
-    })
+    metrics.update(
+        {
+            "val_rollout_mse": -finished.best_score,
+            "final_rollout_mse": finished.final_score,
+            "num_train": len(train),
+            "long_systems": count,
+            "num_params": num_params(model),
+            "lr": float(cfg.trainer.lr),
+            "steps": result.steps,
+            "train_seconds": result.train_seconds,
+            "train_systems_per_second": training_throughput(result, sampler),
+        }
+    )
     return metrics

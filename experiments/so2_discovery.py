@@ -18,9 +18,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import matplotlib.pyplot as plt
 import torch
@@ -66,7 +66,11 @@ class Context:
 
     def trainer(self, model: torch.nn.Module, learned: Callable[[], torch.Tensor], description: str) -> Trainer:
         self.active = trainer_from_config(
-            model, self.cfg, out_dir=self.out_dir, batch_rng=self.rngs["batches"], description=description,
+            model,
+            self.cfg,
+            out_dir=self.out_dir,
+            batch_rng=self.rngs["batches"],
+            description=description,
             monitor=self.monitor(learned),
         )
         return self.active
@@ -95,7 +99,9 @@ class Fit:
 
 @torch.no_grad()
 def _chunked_mse(
-    fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]], num: int, chunk: int = 4096,
+    fn: Callable[[slice], tuple[torch.Tensor, torch.Tensor]],
+    num: int,
+    chunk: int = 4096,
 ) -> tuple[float, float]:
     """(MSE, MSE / Var(target)) of fn(slice) = (prediction, target) over ``num`` items in chunks."""
     total, count, targets = 0.0, 0, []
@@ -152,13 +158,17 @@ def fit_generator_t(ctx: Context) -> Fit:
     mse, rel = _chunked_mse(lambda s: (model(test.f[s], test.g[s])[0], test.g[s]), len(test))
     with torch.no_grad():
         predicted = torch.cat(
-            [model.predict_theta(test.f[s:s + 4096], test.g[s:s + 4096]) for s in range(0, len(test), 4096)]
+            [model.predict_theta(test.f[s : s + 4096], test.g[s : s + 4096]) for s in range(0, len(test), 4096)]
         )
     return Fit(
         model.generator_matrix.detach(),
         result,
-        {"test_mse": mse, "test_rel_mse": rel, "theta_r2": affine_r2(predicted, test.theta),
-         "num_params": num_params(model)},
+        {
+            "test_mse": mse,
+            "test_rel_mse": rel,
+            "theta_r2": affine_r2(predicted, test.theta),
+            "num_params": num_params(model),
+        },
     )
 
 
@@ -241,8 +251,10 @@ def fit_lstsq(ctx: Context) -> Fit:
     polished = closed
     if solution == "polished" and int(cfg.model.polish_iters) > 0 and num > 0:
         if float(train.theta.min()) == float(train.theta.max()):
-            log.warning("lstsq: every pair has the same angle, so exp(θL) = T has many solutions L and the polish "
-                        "may leave log(T)/θ far behind")
+            log.warning(
+                "lstsq: every pair has the same angle, so exp(θL) = T has many solutions L and the polish "
+                "may leave log(T)/θ far behind"
+            )
         iters = int(cfg.model.polish_iters)
         polished = polish_generator(closed, train.f[:num], train.theta[:num], train.g[:num], iters)
     seconds = time.perf_counter() - started
@@ -312,8 +324,15 @@ def run(cfg: DictConfig) -> dict[str, float]:
     theta_range = tuple(cfg.data.theta_range_deg)
     train = make_rotation_pairs(n, cfg.data.num_train, theta_range, rotation, rngs["train"], conventions).to(device)
     test = make_rotation_pairs(n, cfg.data.num_test, theta_range, rotation, rngs["test"], conventions).to(device)
-    log.info("data: %d train / %d test pairs of %dx%d images, %s rotation, θ ~ U%s deg",
-             len(train), len(test), n, n, rotation, theta_range)
+    log.info(
+        "data: %d train / %d test pairs of %dx%d images, %s rotation, θ ~ U%s deg",
+        len(train),
+        len(test),
+        n,
+        n,
+        rotation,
+        theta_range,
+    )
 
     sw = rotation_generator_2d(n, conventions)
     data_reference = sw if rotation == "swi" else central_difference_generator(n)

@@ -66,7 +66,11 @@ def build_model(model_cfg: DictConfig, d: int, rng: torch.Generator, device: tor
 
 
 def train_generator(
-    cfg: DictConfig, model: ExpGenerator, train: PairSet, reference: torch.Tensor, batch_rng: torch.Generator,
+    cfg: DictConfig,
+    model: ExpGenerator,
+    train: PairSet,
+    reference: torch.Tensor,
+    batch_rng: torch.Generator,
     out_dir: Path,
 ) -> TrainResult:
     """Minimise ‖exp(zL) f − g‖² over random mini-batches; |cos(L, D)| monitored."""
@@ -101,8 +105,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     shift_range = tuple(cfg.data.shift_range)
     train = make_shift_pairs(d, cfg.data.num_train, shift_range, rngs["train"]).to(device)
     test = make_shift_pairs(d, cfg.data.num_test, shift_range, rngs["test"]).to(device)
-    log.info("data: %d train / %d test pairs of length-%d signals, z ~ U%s samples",
-             len(train), len(test), d, shift_range)
+    log.info(
+        "data: %d train / %d test pairs of length-%d signals, z ~ U%s samples", len(train), len(test), d, shift_range
+    )
     reference = sw_derivative_matrix(d)
 
     model = build_model(cfg.model, d, rngs["init"], device)

@@ -32,7 +32,9 @@ def write_cifar_batch(base: Path, name: str, images: np.ndarray, labels: list[in
         pickle.dump({"data": images.reshape(len(labels), -1), key: labels, "batch_label": name}, handle, protocol=2)
 
 
-def fake_idx_dataset(root: Path, folder: str = "MNIST", num_train: int = 120, num_test: int = 40, seed: int = 0) -> Path:
+def fake_idx_dataset(
+    root: Path, folder: str = "MNIST", num_train: int = 120, num_test: int = 40, seed: int = 0
+) -> Path:
     """Random 28×28 images with 10 labels under ``root/folder/raw``; returns ``root``."""
     rng = np.random.default_rng(seed)
     raw = Path(root) / folder / "raw"
@@ -68,7 +70,10 @@ def random_systems(count: int, n: int = 6, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     masses = 0.1 + 3 * torch.rand(count, n, generator=g, dtype=torch.float64)
     springs = 5 * torch.rand(count, n, generator=g, dtype=torch.float64)
-    z = torch.randn(count, 2, n, 2, generator=g, dtype=torch.float64) * torch.tensor([0.4, 0.6], dtype=torch.float64)[:, None, None]
+    z = (
+        torch.randn(count, 2, n, 2, generator=g, dtype=torch.float64)
+        * torch.tensor([0.4, 0.6], dtype=torch.float64)[:, None, None]
+    )
     return z, masses, springs
 
 

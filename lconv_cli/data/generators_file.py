@@ -13,8 +13,8 @@ layer takes ``generators=<path>`` and uses them as fixed (untrained) generators.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
 
@@ -43,7 +43,16 @@ def save_generators(
         raise ValueError(f"generators of shape {tuple(gens.shape)} do not act on signals of shape {tuple(shape)}")
     names = list(names) if names is not None else [f"L{i}" for i in range(gens.shape[0])]
     path = Path(path)
-    torch.save({"format": FORMAT, "generators": gens, "shape": [int(s) for s in shape], "names": names, "source": dict(source or {})}, path)
+    torch.save(
+        {
+            "format": FORMAT,
+            "generators": gens,
+            "shape": [int(s) for s in shape],
+            "names": names,
+            "source": dict(source or {}),
+        },
+        path,
+    )
     return path
 
 
@@ -65,7 +74,9 @@ def load_generators(path: str | Path, dim: int | None = None, count: int | None 
         raise UserError(f"generators: {path} is not an lconv generators file (format {FORMAT!r})")
     gens = data["generators"]
     if dim is not None and gens.shape[1] != dim:
-        raise UserError(f"generators: {path} acts on signals of shape {data['shape']} ({gens.shape[1]} values); this model needs {dim}")
+        raise UserError(
+            f"generators: {path} acts on signals of shape {data['shape']} ({gens.shape[1]} values); this model needs {dim}"
+        )
     if count is not None and gens.shape[0] != count:
         raise UserError(f"generators: {path} holds {gens.shape[0]} generators; this model needs {count}")
     return data

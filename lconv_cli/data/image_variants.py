@@ -23,7 +23,12 @@ from lconv_cli.data.images import CIFAR_DATASETS, IDX_DATASETS, load_cifar_datas
 from lconv_cli.train.seeding import seeded_rngs
 
 DATASETS = (*IDX_DATASETS, *CIFAR_DATASETS)
-VARIANTS = {"plain": (False, False), "rotated": (True, False), "scrambled": (False, True), "rotated_scrambled": (True, True)}
+VARIANTS = {
+    "plain": (False, False),
+    "rotated": (True, False),
+    "scrambled": (False, True),
+    "rotated_scrambled": (True, True),
+}
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
 
 
@@ -45,7 +50,9 @@ def random_angles(count: int, max_angle_deg: float, rng: torch.Generator) -> tor
     return (2 * torch.rand(count, generator=rng, dtype=torch.float64) - 1) * max_angle_deg
 
 
-def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor, interpolation: str = "bicubic", chunk: int = 4096) -> torch.Tensor:
+def rotate_images(
+    images: torch.Tensor, angles_deg: torch.Tensor, interpolation: str = "bicubic", chunk: int = 4096
+) -> torch.Tensor:
     """Turn each image about its centre by its own angle (counter-clockwise as displayed).
 
     Args:
@@ -65,7 +72,9 @@ def rotate_images(images: torch.Tensor, angles_deg: torch.Tensor, interpolation:
         # output pixel (x, y) reads input at R(−θ)(x, y), in normalised coordinates (y down).
         affine = torch.stack([torch.stack([cos, -sin, zeros], -1), torch.stack([sin, cos, zeros], -1)], 1)
         grid = F.affine_grid(affine, list(part.shape), align_corners=False)
-        out[start : start + chunk] = F.grid_sample(part, grid, mode=interpolation, padding_mode="border", align_corners=False)
+        out[start : start + chunk] = F.grid_sample(
+            part, grid, mode=interpolation, padding_mode="border", align_corners=False
+        )
     return out
 
 
@@ -115,7 +124,11 @@ class ImageSplits:
 
 
 def apply_variant(
-    images: torch.Tensor, variant: str, angles: torch.Tensor | None, permutation: torch.Tensor | None, interpolation: str
+    images: torch.Tensor,
+    variant: str,
+    angles: torch.Tensor | None,
+    permutation: torch.Tensor | None,
+    interpolation: str,
 ) -> torch.Tensor:
     """images uint8 (N, C, H, W) → float in [0, 1], rotated by ``angles`` and/or scrambled by ``permutation``."""
     rotate, scramble_pixels = VARIANTS[variant]
@@ -166,7 +179,7 @@ def make_image_splits(
     test_x = apply_variant(test_images, variant, test_angles, permutation, interpolation)
 
     order = torch.randperm(len(train_x), generator=rngs["validation"])
-    num_val = int(round(val_fraction * len(train_x)))
+    num_val = round(val_fraction * len(train_x))
     val_idx, fit_idx = order[:num_val].sort().values, order[num_val:].sort().values
     fit_x = train_x[fit_idx]
     mean = fit_x.mean(dim=(0, 2, 3))

@@ -79,7 +79,9 @@ def md5sum(path: Path) -> str:
 def verify_file(path: Path) -> None:
     """Compare an official file with its published MD5 sum, once per process (files without a
     published sum, e.g. unpacked IDX files, are checked by their readers instead)."""
-    expected = PUBLISHED_MD5.get(path.parent.name if path.parent.name != "raw" else path.parent.parent.name, {}).get(path.name)
+    expected = PUBLISHED_MD5.get(path.parent.name if path.parent.name != "raw" else path.parent.parent.name, {}).get(
+        path.name
+    )
     if expected is None:
         return
     stat = path.stat()

@@ -16,8 +16,9 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -74,7 +75,7 @@ def _qm9pack_location() -> str | None:
     spec = importlib.util.find_spec("qm9pack")
     if spec is None or not spec.submodule_search_locations:
         return None
-    return list(spec.submodule_search_locations)[0]
+    return next(iter(spec.submodule_search_locations))
 
 
 def qm9pack_data_dir() -> Path:
@@ -126,8 +127,10 @@ def parse_qm9_csv(paths: Sequence[str | Path], max_rows: int | None = None) -> d
     if num_atoms.min() < 1 or num_atoms.max() > MAX_ATOMS:
         raise ValueError(f"QM9 CSV: atom counts outside 1..{MAX_ATOMS}")
     elements, xyz = rows["Elements"], rows["XYZ_Ang"]
-    if not (np.all(elements.str.count(",").to_numpy() + 1 == num_atoms)
-            and np.all(xyz.str.count(",").to_numpy() + 1 == 3 * num_atoms)):
+    if not (
+        np.all(elements.str.count(",").to_numpy() + 1 == num_atoms)
+        and np.all(xyz.str.count(",").to_numpy() + 1 == 3 * num_atoms)
+    ):
         raise ValueError("QM9 CSV: Elements or XYZ_Ang lengths disagree with N_atoms")
 
     # All molecules' atoms, concatenated: "['C','H'],['N','H']" -> ["C", "H", "N", "H"]; likewise the coordinates.
@@ -193,7 +196,9 @@ def load_qm9(cache_dir: str | Path, max_rows: int | None = None) -> dict:
         torch.save(_pack(data), tmp)
         os.replace(tmp, path)
     except OSError as error:  # an unwritable cache folder: use the parse, say why it is not kept
-        log.warning("QM9 not cached (%s); it will be parsed again next time. Set paths.cache_dir to a writable folder.", error)
+        log.warning(
+            "QM9 not cached (%s); it will be parsed again next time. Set paths.cache_dir to a writable folder.", error
+        )
     finally:
         tmp.unlink(missing_ok=True)
     return data
@@ -216,8 +221,11 @@ def _unpack(cached: dict) -> dict:
     charges[filled] = cached["atom_charges"].long()
     positions = torch.zeros(len(num_atoms), MAX_ATOMS, 3, dtype=torch.float32)
     positions[filled] = cached["atom_positions"]
-    return {"charges": charges, "positions": positions,
-            **{key: cached[key] for key in ("num_atoms", "index", "targets", "target_names")}}
+    return {
+        "charges": charges,
+        "positions": positions,
+        **{key: cached[key] for key in ("num_atoms", "index", "targets", "target_names")},
+    }
 
 
 def qm9_split(num_molecules: int = 130831, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -235,8 +243,11 @@ def qm9_split(num_molecules: int = 130831, seed: int = 0) -> dict[str, torch.Ten
         raise ValueError(f"qm9_split needs more than {num_train + num_test} molecules, got {num_molecules}")
     perm = np.random.RandomState(seed).permutation(num_molecules)
     train, valid, test = np.split(perm, [num_train, num_train + num_valid])
-    return {"train": torch.from_numpy(train).long(), "valid": torch.from_numpy(valid).long(),
-            "test": torch.from_numpy(test).long()}
+    return {
+        "train": torch.from_numpy(train).long(),
+        "valid": torch.from_numpy(valid).long(),
+        "test": torch.from_numpy(test).long(),
+    }
 
 
 def atom_features(charges: torch.Tensor, charge_power: int = 2, charge_scale: float = 9.0) -> torch.Tensor:
@@ -301,7 +312,7 @@ class TargetScaler:
         self.mean, self.std = float(mean), float(std)
 
     @classmethod
-    def fit(cls, values: torch.Tensor) -> "TargetScaler":
+    def fit(cls, values: torch.Tensor) -> TargetScaler:
         """values: (N,) training targets."""
         values = values.double()
         return cls(values.mean().item(), values.std().item())

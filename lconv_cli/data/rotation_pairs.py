@@ -30,7 +30,7 @@ class PairSet:
     def __len__(self) -> int:
         return self.f.shape[0]
 
-    def to(self, device: torch.device | str) -> "PairSet":
+    def to(self, device: torch.device | str) -> PairSet:
         return PairSet(self.f.to(device), self.theta.to(device), self.g.to(device))
 
 

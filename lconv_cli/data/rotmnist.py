@@ -76,7 +76,12 @@ def make_rotated_mnist(
     train_size = TRAIN_SIZE * total // (TRAIN_SIZE + TEST_SIZE)
     order = torch.randperm(len(images), generator=rng)[:total]
     angles = 360.0 * torch.rand(total, generator=rng)
-    rotated = torch.cat([rotate_images(images[chunk], angles[i : i + len(chunk)], "bilinear") for i, chunk in enumerate_chunks(order, 5000)])
+    rotated = torch.cat(
+        [
+            rotate_images(images[chunk], angles[i : i + len(chunk)], "bilinear")
+            for i, chunk in enumerate_chunks(order, 5000)
+        ]
+    )
     splits = {
         "train": (rotated[:train_size], labels[order[:train_size]]),
         "test": (rotated[train_size:], labels[order[train_size:]]),

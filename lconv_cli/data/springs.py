@@ -78,13 +78,18 @@ class SpringSplit:
         """(N, n, 2) per-body [m, k], what the models read besides the state."""
         return torch.stack([self.masses, self.springs], -1)
 
-    def subset(self, size: int | None) -> "SpringSplit":
+    def subset(self, size: int | None) -> SpringSplit:
         """The first ``size`` systems (all when None)."""
         if size is None or size >= len(self):
             return self
         cut = slice(0, int(size))
-        return SpringSplit(self.masses[cut], self.springs[cut], self.chunks[cut], self.chunk_start[cut],
-                           None if self.long is None else self.long[cut])
+        return SpringSplit(
+            self.masses[cut],
+            self.springs[cut],
+            self.chunks[cut],
+            self.chunk_start[cut],
+            None if self.long is None else self.long[cut],
+        )
 
 
 def draw_systems(settings: SpringSettings, split: str, num_systems: int) -> tuple[torch.Tensor, ...]:
@@ -118,14 +123,18 @@ def generate_split(settings: SpringSettings, split: str, num_systems: int) -> Sp
     for lo in range(0, num_systems, INTEGRATION_BLOCK):
         hi = min(num_systems, lo + INTEGRATION_BLOCK)
         m, k = masses[lo:hi], springs[lo:hi]
-        trajectory = integrate(lambda z: spring_vector_field(z, m, k), z0[lo:hi], times)  # (b, T, 2, n, 2)
+        trajectory = integrate(lambda z, m=m, k=k: spring_vector_field(z, m, k), z0[lo:hi], times)  # (b, T, 2, n, 2)
         index = starts[lo:hi, None] + offsets
         chunks.append(trajectory[torch.arange(hi - lo)[:, None], index])
         if keep_long:
             longs.append(trajectory[:, : settings.long_steps + 1].clone())
     shape = (0, settings.chunk_steps + 1, 2, settings.num_bodies, 2)
     chunk = torch.cat(chunks) if chunks else torch.zeros(shape, dtype=torch.float64)
-    long = (torch.cat(longs) if longs else torch.zeros(0, settings.long_steps + 1, *shape[2:], dtype=torch.float64)) if keep_long else None
+    long = (
+        (torch.cat(longs) if longs else torch.zeros(0, settings.long_steps + 1, *shape[2:], dtype=torch.float64))
+        if keep_long
+        else None
+    )
     return SpringSplit(masses, springs, chunk, starts, long)
 
 
@@ -153,7 +162,10 @@ def load_split(cache_dir: str | Path, settings: SpringSettings, split: str, num_
         torch.save(asdict(data), tmp)
         os.replace(tmp, path)
     except OSError as error:  # an unwritable cache folder: use the generated systems, say why they are not kept
-        log.warning("spring systems not cached (%s); they will be generated again. Set paths.cache_dir to a writable folder.", error)
+        log.warning(
+            "spring systems not cached (%s); they will be generated again. Set paths.cache_dir to a writable folder.",
+            error,
+        )
     finally:
         tmp.unlink(missing_ok=True)
     return data

@@ -44,8 +44,10 @@ class SymmetryPairs:
     def __len__(self) -> int:
         return self.x0.shape[0]
 
-    def to(self, device: torch.device | str) -> "SymmetryPairs":
-        return SymmetryPairs(self.x0.to(device), self.xt.to(device), self.t.to(device), self.labels.to(device), self.source.to(device))
+    def to(self, device: torch.device | str) -> SymmetryPairs:
+        return SymmetryPairs(
+            self.x0.to(device), self.xt.to(device), self.t.to(device), self.labels.to(device), self.source.to(device)
+        )
 
 
 def mode_centres(distribution: str, low: float, high: float) -> list[float]:

@@ -106,14 +106,20 @@ def so3_log(rotation: torch.Tensor) -> torch.Tensor:
     omega = axis_sin / sinc(theta)[..., None]
     near_pi = (math.pi - theta) < NEAR_PI
     if bool(near_pi.any()):
-        omega = omega.index_put((near_pi,), _so3_log_near_pi(rotation[near_pi], cos[near_pi], theta[near_pi], axis_sin[near_pi]))
+        omega = omega.index_put(
+            (near_pi,), _so3_log_near_pi(rotation[near_pi], cos[near_pi], theta[near_pi], axis_sin[near_pi])
+        )
     return omega
 
 
-def _so3_log_near_pi(rotation: torch.Tensor, cos: torch.Tensor, theta: torch.Tensor, axis_sin: torch.Tensor) -> torch.Tensor:
+def _so3_log_near_pi(
+    rotation: torch.Tensor, cos: torch.Tensor, theta: torch.Tensor, axis_sin: torch.Tensor
+) -> torch.Tensor:
     """(K, 3, 3) rotations with θ near π → (K, 3) axis-angle, the axis from n nᵀ = (R + Rᵀ − 2 cos θ I)/(2(1 − cos θ))."""
     eye = torch.eye(3, dtype=rotation.dtype, device=rotation.device)
-    outer = (rotation + rotation.transpose(-1, -2) - 2 * cos[..., None, None] * eye) / (2 * (1 - cos).clamp_min(1e-12))[..., None, None]
+    outer = (rotation + rotation.transpose(-1, -2) - 2 * cos[..., None, None] * eye) / (2 * (1 - cos).clamp_min(1e-12))[
+        ..., None, None
+    ]
     column = outer.diagonal(dim1=-2, dim2=-1).argmax(-1)
     n = torch.take_along_dim(outer, column[..., None, None], dim=-1)[..., 0]
     n = n / n.norm(dim=-1, keepdim=True).clamp_min(1e-30)
@@ -192,7 +198,9 @@ def homogeneous(rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tens
     return torch.cat([top, bottom], -2)
 
 
-def random_rotation_3d(shape: tuple[int, ...], rng: torch.Generator | None = None, dtype=torch.float32, device=None) -> torch.Tensor:
+def random_rotation_3d(
+    shape: tuple[int, ...], rng: torch.Generator | None = None, dtype=torch.float32, device=None
+) -> torch.Tensor:
     """(*shape, 3, 3) rotations drawn from the Haar measure on SO(3) (normalised Gaussian quaternions)."""
     q = torch.randn(*shape, 4, generator=rng, dtype=dtype, device=device)
     return quaternion_to_matrix(q / q.norm(dim=-1, keepdim=True))

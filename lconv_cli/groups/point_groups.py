@@ -49,10 +49,10 @@ class PointGroup:
     """Base class. Subclasses set the class attributes and implement the element-level methods."""
 
     name = "group"
-    dim = 2           # the dimension d of the space the points live in
-    lie_dim = 0       # dimension of the Lie algebra (the pair coordinates)
-    orbit_dim = 0     # dimension of the orbit id q
-    elem_dim = 0      # length of the stored element vector
+    dim = 2  # the dimension d of the space the points live in
+    lie_dim = 0  # dimension of the Lie algebra (the pair coordinates)
+    orbit_dim = 0  # dimension of the orbit id q
+    elem_dim = 0  # length of the stored element vector
     lift_noise_dim = 0  # U[0, 1) numbers consumed per lifted sample
     default_alpha = 0.2
 
@@ -68,7 +68,9 @@ class PointGroup:
         return self.lie_dim + 2 * self.orbit_dim
 
     # --- lifting -------------------------------------------------------------------------
-    def lift(self, coords: torch.Tensor, num_samples: int, uniform: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def lift(
+        self, coords: torch.Tensor, num_samples: int, uniform: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """(..., n, d) points → elements (..., n, num_samples, elem_dim) and orbit ids (..., n, num_samples, orbit_dim).
 
         ``uniform``: (..., n, num_samples, lift_noise_dim) numbers in [0, 1) for the stabiliser
@@ -78,7 +80,9 @@ class PointGroup:
 
     def _uniform(self, coords: torch.Tensor, num_samples: int, uniform: torch.Tensor | None) -> torch.Tensor:
         if uniform is None:
-            uniform = torch.rand(*coords.shape[:-1], num_samples, self.lift_noise_dim, dtype=coords.dtype, device=coords.device)
+            uniform = torch.rand(
+                *coords.shape[:-1], num_samples, self.lift_noise_dim, dtype=coords.dtype, device=coords.device
+            )
         return uniform.to(coords)
 
     # --- pairs ---------------------------------------------------------------------------
@@ -360,7 +364,10 @@ class SE3(PointGroup):
         return self.alpha * a[..., :3].norm(dim=-1) + (1 - self.alpha) * a[..., 3:].norm(dim=-1)
 
     def random_element(self, rng=None, dtype=torch.float64):
-        return {"rotation": random_rotation_3d((), rng, dtype), "translation": torch.randn(3, generator=rng, dtype=dtype)}
+        return {
+            "rotation": random_rotation_3d((), rng, dtype),
+            "translation": torch.randn(3, generator=rng, dtype=dtype),
+        }
 
     def act_on_points(self, g, coords):
         return coords @ g["rotation"].to(coords).T + g["translation"].to(coords)

@@ -6,6 +6,7 @@ Everything here is deterministic, has no state, and is tested in float64 against
 
 from lconv_cli.lie.expm import antisymmetric_expm_action, expm_action, expm_action_squaring, real_logm
 from lconv_cli.lie.generators import (
+    CONVENTIONS,
     ascii_field_names,
     basis_size,
     centered_coords,
@@ -15,7 +16,6 @@ from lconv_cli.lie.generators import (
     field_coefficients,
     field_names,
     field_vector,
-    CONVENTIONS,
     grid_adjacency_2d,
     normalised_coords,
     paper_rotation_generator_2d,
@@ -41,10 +41,10 @@ from lconv_cli.lie.shannon_whittaker import (
 )
 
 __all__ = [
+    "CONVENTIONS",
     "antisymmetric_expm_action",
     "ascii_field_names",
     "basis_size",
-    "CONVENTIONS",
     "bilinear_rotation_matrix",
     "bracket",
     "centered_coords",

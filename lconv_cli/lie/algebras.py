@@ -12,8 +12,8 @@ names an invariant φ the symmetry must preserve. The symmetry algebra is {G : �
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -64,7 +64,9 @@ def special_linear_basis(n: int) -> torch.Tensor:
     return torch.stack(gens)
 
 
-def _quadratic_case(name: str, signs: tuple[float, ...], signature: tuple[int, int, int], description: str) -> AlgebraCase:
+def _quadratic_case(
+    name: str, signs: tuple[float, ...], signature: tuple[int, int, int], description: str
+) -> AlgebraCase:
     metric = torch.diag(torch.tensor(signs, dtype=torch.float64))
     return AlgebraCase(
         name=name,
@@ -83,8 +85,12 @@ def _area(x: torch.Tensor) -> torch.Tensor:
 
 ALGEBRAS: dict[str, AlgebraCase] = {
     "so3": _quadratic_case("so3", (1.0, 1.0, 1.0), (0, 3, 0), "so(3): rotations of R³ keep x² + y² + z²"),
-    "so21": _quadratic_case("so21", (1.0, 1.0, -1.0), (2, 1, 0), "so(2,1): Lorentz group of R^{2,1}, keeps x² + y² − z²"),
-    "so13": _quadratic_case("so13", (1.0, -1.0, -1.0, -1.0), (3, 3, 0), "so(1,3): Lorentz group, keeps t² − x² − y² − z²"),
+    "so21": _quadratic_case(
+        "so21", (1.0, 1.0, -1.0), (2, 1, 0), "so(2,1): Lorentz group of R^{2,1}, keeps x² + y² − z²"
+    ),
+    "so13": _quadratic_case(
+        "so13", (1.0, -1.0, -1.0, -1.0), (3, 3, 0), "so(1,3): Lorentz group, keeps t² − x² − y² − z²"
+    ),
     "sl2": AlgebraCase(
         name="sl2",
         n=2,
@@ -104,7 +110,9 @@ def act(generators: torch.Tensor, points: torch.Tensor, copies: int) -> torch.Te
     return torch.einsum("kij,bcj->kbci", generators, per_copy).reshape(k, points.shape[0], copies * n)
 
 
-def invariance_residuals(generators: torch.Tensor, points: torch.Tensor, gradients: torch.Tensor, copies: int) -> torch.Tensor:
+def invariance_residuals(
+    generators: torch.Tensor, points: torch.Tensor, gradients: torch.Tensor, copies: int
+) -> torch.Tensor:
     """(k, N) r_i(x) = ∇φ(x)·(G_i x) / (‖∇φ(x)‖ ‖x‖ ‖G_i‖_F): scale-free first-order change of φ."""
     moved = act(generators, points, copies)
     change = (moved * gradients[None]).sum(-1)

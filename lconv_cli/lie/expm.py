@@ -54,7 +54,6 @@ def expm_action(
     return out
 
 
-
 def spectral_norm_estimate(matrix: torch.Tensor, iters: int = 30, safety: float = 1.25) -> float:
     """An upper estimate of ‖A‖₂: ``safety`` × the power-iteration estimate on AᵀA (cheap for large d).
 
@@ -114,6 +113,7 @@ def expm_action_squaring(
             if j + 1 < bits:
                 power = power @ power
     return out
+
 
 def antisymmetric_expm_action(generator: torch.Tensor, theta: torch.Tensor, vectors: torch.Tensor) -> torch.Tensor:
     """Exact exp(θ_b L) v_b for antisymmetric L, through the eigendecomposition of the Hermitian iL.

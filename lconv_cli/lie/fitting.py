@@ -16,7 +16,9 @@ def _as64(*tensors: torch.Tensor) -> list[torch.Tensor]:
     return [t.detach().to(torch.float64).cpu() for t in tensors]
 
 
-def lstsq_transformation(f: torch.Tensor, g: torch.Tensor, theta: torch.Tensor | None = None, spread_order: int = 2) -> torch.Tensor:
+def lstsq_transformation(
+    f: torch.Tensor, g: torch.Tensor, theta: torch.Tensor | None = None, spread_order: int = 2
+) -> torch.Tensor:
     """(d, d) least-squares T with g ≈ T f, for pairs at (nearly) one angle.
 
     f, g: (N, d). If ``theta`` (N,) varies, the model is g ≈ Σ_{j=0..spread_order} (θ − θ̄)^j A_j f
@@ -32,7 +34,9 @@ def lstsq_transformation(f: torch.Tensor, g: torch.Tensor, theta: torch.Tensor |
             columns += [offset**j * f64 for j in range(1, spread_order + 1)]
     design = torch.cat(columns, 1)
     if design.shape[0] < design.shape[1]:
-        raise ValueError(f"{design.shape[0]} pairs cannot determine {design.shape[1]} unknowns per pixel; give more pairs")
+        raise ValueError(
+            f"{design.shape[0]} pairs cannot determine {design.shape[1]} unknowns per pixel; give more pairs"
+        )
     solution = torch.linalg.lstsq(design, g64).solution  # (columns, d)
     return solution[: f64.shape[1]].T.contiguous()
 
@@ -72,7 +76,13 @@ def polish_generator(
     f64, t64, g64 = _as64(f, theta, g)
     lmat = start.detach().to(torch.float64).cpu().clone().requires_grad_(True)
     opt = torch.optim.LBFGS(
-        [lmat], lr=1.0, max_iter=max_iter, history_size=50, tolerance_grad=1e-12, tolerance_change=1e-16, line_search_fn="strong_wolfe"
+        [lmat],
+        lr=1.0,
+        max_iter=max_iter,
+        history_size=50,
+        tolerance_grad=1e-12,
+        tolerance_change=1e-16,
+        line_search_fn="strong_wolfe",
     )
 
     def closure() -> torch.Tensor:

@@ -11,7 +11,8 @@ L-conv (k generators of rank r, F filters, one bias per term): kÂ·2dr + (k+1)(CÂ
 
 from __future__ import annotations
 
-from typing import Sequence
+import itertools
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -61,10 +62,17 @@ class LConvClassifier(nn.Module):
         self.layers = nn.Sequential(
             *(
                 LConv(
-                    dim, num_generators, c_in, c_out, parametrisation=parametrisation, rank=rank,
-                    fixed_generators=fixed_generators, bias=bias, activation=activation,
+                    dim,
+                    num_generators,
+                    c_in,
+                    c_out,
+                    parametrisation=parametrisation,
+                    rank=rank,
+                    fixed_generators=fixed_generators,
+                    bias=bias,
+                    activation=activation,
                 )
-                for c_in, c_out in zip(widths[:-1], widths[1:])
+                for c_in, c_out in itertools.pairwise(widths)
             )
         )
         self.head_kind = head
@@ -120,7 +128,9 @@ class ConvClassifier(nn.Module):
 class MLPClassifier(nn.Module):
     """Fully connected: flatten, hidden Linear + activation layers, Linear head."""
 
-    def __init__(self, image_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (237,), activation: str = "relu") -> None:
+    def __init__(
+        self, image_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (237,), activation: str = "relu"
+    ) -> None:
         super().__init__()
         width = 1
         for size in image_shape:

@@ -20,6 +20,8 @@ the rollout loss back-propagates through it (double backprop). Every activation 
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -31,7 +33,7 @@ from lconv_cli.physics.hamiltonian import kinetic_energy, momenta, positions, sy
 def mlp(dims: list[int]) -> nn.Sequential:
     """Linear → Swish → … → Linear through the widths ``dims`` (no activation after the last)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(dims)):
         layers.append(nn.Linear(a, b))
         if i < len(dims) - 2:
             layers.append(nn.SiLU())
@@ -50,7 +52,7 @@ class DynamicsModel(nn.Module):
 class HamiltonianModel(DynamicsModel):
     """dz/dt = J∇_z H(z, params); subclasses define ``hamiltonian(z, params)`` → (B,)."""
 
-    def hamiltonian(self, z: torch.Tensor, params: torch.Tensor) -> torch.Tensor:  # noqa: D102 (abstract)
+    def hamiltonian(self, z: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def forward(self, z: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
@@ -131,8 +133,17 @@ class HamiltonianLieResNet(HamiltonianModel):
     def __init__(self, group: PointGroup, *, k: int = 384, num_layers: int = 4, center: bool = False) -> None:
         super().__init__()
         self.group, self.center = group, center
-        self.potential = LieResNet(2, 1, group, [k] * (num_layers + 1), fills=[1.0] * num_layers, nbhd=1 << 30,
-                                   bn=False, knn=True, recompute=False)
+        self.potential = LieResNet(
+            2,
+            1,
+            group,
+            [k] * (num_layers + 1),
+            fills=[1.0] * num_layers,
+            nbhd=1 << 30,
+            bn=False,
+            knn=True,
+            recompute=False,
+        )
 
     def hamiltonian(self, z: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         q, masses = positions(z), params[..., 0].to(z.dtype)

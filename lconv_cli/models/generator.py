@@ -87,7 +87,13 @@ class UnknownAngleGenerator(nn.Module):
         self.order = order
         self.init_scale = init_scale
         self.generator_raw = nn.Parameter(init_scale * torch.randn(dim, dim, generator=rng))
-        layers = [nn.Linear(num_features + 1, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1)]
+        layers = [
+            nn.Linear(num_features + 1, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, hidden),
+            nn.Tanh(),
+            nn.Linear(hidden, 1),
+        ]
         for layer in layers[::2]:
             seeded_linear_init(layer, rng, zero_bias=True)
         self.angle_net = nn.Sequential(*layers)

@@ -17,6 +17,7 @@ alone (:meth:`PixelFieldAction.expm`).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import torch
@@ -34,7 +35,7 @@ def mlp(widths: list[int], activation: str = "leaky_relu") -> nn.Sequential:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     layers: list[nn.Module] = []
-    for i, (w_in, w_out) in enumerate(zip(widths[:-1], widths[1:])):
+    for i, (w_in, w_out) in enumerate(itertools.pairwise(widths)):
         layers.append(nn.Linear(w_in, w_out))
         if i < len(widths) - 2:
             layers.append(ACTIVATIONS[activation]())
@@ -86,7 +87,9 @@ class PixelFieldAction(nn.Module):
         """The fewest RK4 steps with max|t|·‖G_α‖/steps ≤ ``max_step`` (RK4 is stable on the imaginary axis below 2.83)."""
         return max(1, math.ceil(float(t.detach().abs().max()) * self.norm_bound(alpha) / max_step))
 
-    def expm(self, alpha: torch.Tensor, t: torch.Tensor, images: torch.Tensor, steps: int | None = None) -> torch.Tensor:
+    def expm(
+        self, alpha: torch.Tensor, t: torch.Tensor, images: torch.Tensor, steps: int | None = None
+    ) -> torch.Tensor:
         """(B, n²) exp(t G_α) x by RK4 steps of dx/ds = t G_α x over s ∈ [0, 1].
 
         Only actions of G_α on images are needed (never the (n², n²) matrix), so the exact
@@ -186,7 +189,12 @@ class LatentFlowModel(nn.Module):
         return self.pixel_action.taylor(alpha, t, x0, taylor_order)
 
     def losses(
-        self, x0: torch.Tensor, xt: torch.Tensor, taylor_order: int = 0, detach_t: bool = False, t: torch.Tensor | None = None
+        self,
+        x0: torch.Tensor,
+        xt: torch.Tensor,
+        taylor_order: int = 0,
+        detach_t: bool = False,
+        t: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The unweighted loss terms of eq. 6 on a batch: ``pixel``, ``recon``, ``latent``, ``alpha``, ``l1``.
 
@@ -208,4 +216,3 @@ class LatentFlowModel(nn.Module):
             "alpha": mse(matched, xt),
             "l1": self.alpha.abs().sum(),
         }
-

@@ -92,7 +92,11 @@ class LConv(nn.Module):
         super().__init__()
         if fixed_generators is not None:
             parametrisation = "fixed"
-        for value, allowed, name in ((parametrisation, PARAMETRISATIONS, "parametrisation"), (bias, BIASES, "bias"), (activation, tuple(ACTIVATIONS), "activation")):
+        for value, allowed, name in (
+            (parametrisation, PARAMETRISATIONS, "parametrisation"),
+            (bias, BIASES, "bias"),
+            (activation, tuple(ACTIVATIONS), "activation"),
+        ):
             if value not in allowed:
                 raise ValueError(f"LConv {name} must be one of {', '.join(allowed)}; got {value!r}")
         self.dim, self.num_generators = dim, num_generators
@@ -103,7 +107,9 @@ class LConv(nn.Module):
                 raise ValueError("LConv: parametrisation 'fixed' needs fixed_generators")
             fixed = torch.as_tensor(fixed_generators, dtype=torch.float32)
             if fixed.shape != (num_generators, dim, dim):
-                raise ValueError(f"fixed generators have shape {tuple(fixed.shape)}, the layer needs {(num_generators, dim, dim)}")
+                raise ValueError(
+                    f"fixed generators have shape {tuple(fixed.shape)}, the layer needs {(num_generators, dim, dim)}"
+                )
             self.register_buffer("generators", fixed.clone())
         elif parametrisation == "dense":
             std = math.sqrt(2.0 / dim) if generator_std is None else generator_std
@@ -173,7 +179,13 @@ class RecursiveAngleNet(nn.Module):
         self.channels = channels
         self.rec = rec
         self.core = LConv(
-            dim, 1, channels, channels, identity_term=False, fixed_generators=fixed_generator, rng=rng,
+            dim,
+            1,
+            channels,
+            channels,
+            identity_term=False,
+            fixed_generators=fixed_generator,
+            rng=rng,
             **paper_init_stds(dim, channels, channels),
         )
         self.readout = nn.Sequential(nn.Tanh(), nn.Linear(channels, hidden), nn.Tanh(), nn.Linear(hidden, 1))

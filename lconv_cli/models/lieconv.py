@@ -20,6 +20,7 @@ size or on padding.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import torch
@@ -52,11 +53,14 @@ class LiftedPoints:
     values: torch.Tensor
     batch: int
 
-    def select(self, index: torch.Tensor, chosen: torch.Tensor) -> "LiftedPoints":
+    def select(self, index: torch.Tensor, chosen: torch.Tensor) -> LiftedPoints:
         """The structure at ``index`` (B|1, M), ``chosen`` (B|1, M) masking unused slots (values kept as they are)."""
         return LiftedPoints(
-            gather_points(self.elems, index), gather_points(self.orbits, index), gather_points(self.mask, index) & chosen,
-            self.values, self.batch,
+            gather_points(self.elems, index),
+            gather_points(self.orbits, index),
+            gather_points(self.mask, index) & chosen,
+            self.values,
+            self.batch,
         )
 
     def value_mask(self) -> torch.Tensor:
@@ -70,7 +74,7 @@ class LiftedPoints:
         return torch.where(mask, row, -1).gather(1, index.expand(self.batch, -1))
 
 
-def norm_swish(norm: "MaskBatchNorm | None", x: torch.Tensor) -> torch.Tensor:
+def norm_swish(norm: MaskBatchNorm | None, x: torch.Tensor) -> torch.Tensor:
     """Swish(BN(x)) on packed rows. In training only x is kept for the backward pass; the normalised
     values are recomputed (elementwise, cheap) instead of being stored twice."""
     if norm is None:
@@ -130,7 +134,7 @@ class KernelMLP(nn.Module):
     def __init__(self, in_dim: int, out_dim: int = 16, width: int = 32, bn: bool = True) -> None:
         super().__init__()
         dims = [in_dim, width, width, out_dim]
-        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.linears = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
         self.norms = nn.ModuleList(MaskBatchNorm(b) for b in dims[1:]) if bn else None
         self.recompute = True
 
@@ -176,7 +180,11 @@ CHUNK_ROWS = 768  # query rows per linear call in the per-set path: bounds the (
 
 
 def dense_convolve_packed(
-    values: torch.Tensor, kernel: torch.Tensor, query_mask: torch.Tensor, point_mask: torch.Tensor, linear: nn.Module,
+    values: torch.Tensor,
+    kernel: torch.Tensor,
+    query_mask: torch.Tensor,
+    point_mask: torch.Tensor,
+    linear: nn.Module,
 ) -> torch.Tensor:
     """linear(Σ_j kernel_ij ⊗ values_j) set by set, on valid points only: packed values (P_in, C),
     kernel (B|1, M, N, H), masks (B, M), (B, N) → (P_out, c_out). One (m_b·H × n_b)(n_b × C) product
@@ -211,12 +219,32 @@ class LieConv(nn.Module):
     """
 
     def __init__(
-        self, c_in: int, c_out: int, group: PointGroup, *, nbhd: int = 32, ds_frac: float = 1.0, fill: float = 1 / 3,
-        knn: bool = False, bn: bool = True, mean: bool = True, kernel_width: int = 32, kernel_out: int = 16,
-        eval_seed: int = 0, radius: float = 2.0, radius_rate: float = 0.5,
+        self,
+        c_in: int,
+        c_out: int,
+        group: PointGroup,
+        *,
+        nbhd: int = 32,
+        ds_frac: float = 1.0,
+        fill: float = 1 / 3,
+        knn: bool = False,
+        bn: bool = True,
+        mean: bool = True,
+        kernel_width: int = 32,
+        kernel_out: int = 16,
+        eval_seed: int = 0,
+        radius: float = 2.0,
+        radius_rate: float = 0.5,
     ) -> None:
         super().__init__()
-        self.group, self.nbhd, self.ds_frac, self.fill, self.knn, self.mean = group, int(nbhd), float(ds_frac), float(fill), knn, mean
+        self.group, self.nbhd, self.ds_frac, self.fill, self.knn, self.mean = (
+            group,
+            int(nbhd),
+            float(ds_frac),
+            float(fill),
+            knn,
+            mean,
+        )
         self.eval_seed, self.radius_rate = eval_seed, radius_rate
         self.kernel = KernelMLP(group.kernel_dim, kernel_out, kernel_width, bn)
         self.linear = nn.Linear(kernel_out * c_in, c_out)
@@ -243,7 +271,12 @@ class LieConv(nn.Module):
         centre = points if queries is None else points.select(*queries)
         structure = (centre.elems, centre.orbits, centre.mask)
         nbhd = ball_neighbourhoods(
-            self.group, structure, (points.elems, points.orbits, points.mask), float(self.radius), self.nbhd, self.knn,
+            self.group,
+            structure,
+            (points.elems, points.orbits, points.mask),
+            float(self.radius),
+            self.nbhd,
+            self.knn,
             self._seed(1),
         )
         if self.training and not self.knn:
@@ -251,19 +284,24 @@ class LieConv(nn.Module):
         if nbhd.index is None:
             other = (points.elems[:, None], points.orbits[:, None])
         else:
-            other = (gather_points(points.elems, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
-                     gather_points(points.orbits, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]))
+            other = (
+                gather_points(points.elems, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
+                gather_points(points.orbits, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
+            )
         pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
         if bool(nbhd.mask.all()):
             kernel = self.kernel(pair)
         else:  # the kernel MLP runs on the real (query, neighbour) pairs only; zeros elsewhere
             rows = self.kernel(pair[nbhd.mask.expand(pair.shape[:-1])])
-            kernel = rows.new_zeros(*pair.shape[:-1], rows.shape[-1]).index_put((nbhd.mask.expand(pair.shape[:-1]),), rows)
+            kernel = rows.new_zeros(*pair.shape[:-1], rows.shape[-1]).index_put(
+                (nbhd.mask.expand(pair.shape[:-1]),), rows
+            )
         index = nbhd.index
         if index is not None and points.mask.shape[1] * kernel.shape[-1] < index.shape[-1] * points.values.shape[-1]:
             # small sets (e.g. lifted molecules): a dense (M, N) kernel is cheaper than gathering K·C neighbour values
             kernel = kernel.new_zeros(*kernel.shape[:2], points.mask.shape[1], kernel.shape[-1]).scatter_add(
-                2, index[..., None].expand_as(kernel), kernel)
+                2, index[..., None].expand_as(kernel), kernel
+            )
             index = None
         query_mask = centre.value_mask()
         args = (points.values, index, kernel, query_mask, points.value_mask())
@@ -337,8 +375,20 @@ class LieResNet(nn.Module):
     """
 
     def __init__(
-        self, c_in: int, num_outputs: int, group: PointGroup, channels: list[int], *, fills: list[float], nbhd: int,
-        ds_frac: float = 1.0, bn: bool = True, mean: bool = True, liftsamples: int = 1, knn: bool = False, eval_seed: int = 0,
+        self,
+        c_in: int,
+        num_outputs: int,
+        group: PointGroup,
+        channels: list[int],
+        *,
+        fills: list[float],
+        nbhd: int,
+        ds_frac: float = 1.0,
+        bn: bool = True,
+        mean: bool = True,
+        liftsamples: int = 1,
+        knn: bool = False,
+        eval_seed: int = 0,
         recompute: bool = True,
     ) -> None:
         super().__init__()
@@ -346,9 +396,20 @@ class LieResNet(nn.Module):
         self.embed = nn.Linear(c_in, channels[0])
         self.blocks = nn.ModuleList(
             BottleBlock(
-                channels[i], channels[i + 1],
-                LieConv(channels[i] // 4, channels[i + 1] // 4, group, nbhd=nbhd, ds_frac=ds_frac, fill=fills[i], knn=knn,
-                        bn=bn, mean=mean, eval_seed=eval_seed + 1 + i),
+                channels[i],
+                channels[i + 1],
+                LieConv(
+                    channels[i] // 4,
+                    channels[i + 1] // 4,
+                    group,
+                    nbhd=nbhd,
+                    ds_frac=ds_frac,
+                    fill=fills[i],
+                    knn=knn,
+                    bn=bn,
+                    mean=mean,
+                    eval_seed=eval_seed + 1 + i,
+                ),
                 bn,
             )
             for i in range(len(channels) - 1)
@@ -361,10 +422,14 @@ class LieResNet(nn.Module):
     def lift(self, coords: torch.Tensor, values: torch.Tensor, mask: torch.Tensor) -> LiftedPoints:
         """coords (B, n, d), values (B, n, c), mask (B, n) → LiftedPoints with n·liftsamples points."""
         s = self.liftsamples
-        uniform = uniform_noise((*coords.shape[:-1], s, self.group.lift_noise_dim), None if self.training else self.eval_seed, coords.device)
+        uniform = uniform_noise(
+            (*coords.shape[:-1], s, self.group.lift_noise_dim), None if self.training else self.eval_seed, coords.device
+        )
         elems, orbits = self.group.lift(coords, s, uniform.to(coords.dtype))
         mask = mask.repeat_interleave(s, 1)
-        return LiftedPoints(elems.flatten(1, 2), orbits.flatten(1, 2), mask, values.repeat_interleave(s, 1)[mask], len(coords))
+        return LiftedPoints(
+            elems.flatten(1, 2), orbits.flatten(1, 2), mask, values.repeat_interleave(s, 1)[mask], len(coords)
+        )
 
     def forward_lifted(self, points: LiftedPoints) -> torch.Tensor:
         """(B, num_outputs) from an already lifted set."""
@@ -408,15 +473,39 @@ class ImageLieResNet(LieResNet):
     """
 
     def __init__(
-        self, group: PointGroup, *, image_size: int = 28, c_in: int = 1, num_classes: int = 10, k: int = 128,
-        num_layers: int = 6, total_ds: float = 0.1, fill: float = 0.1, nbhd: int = 25, liftsamples: int = 1,
-        knn: bool = False, bn: bool = True, crop_radius: float = 15.0, lift_seed: int = 0, shared_neighbourhoods: bool = True,
+        self,
+        group: PointGroup,
+        *,
+        image_size: int = 28,
+        c_in: int = 1,
+        num_classes: int = 10,
+        k: int = 128,
+        num_layers: int = 6,
+        total_ds: float = 0.1,
+        fill: float = 0.1,
+        nbhd: int = 25,
+        liftsamples: int = 1,
+        knn: bool = False,
+        bn: bool = True,
+        crop_radius: float = 15.0,
+        lift_seed: int = 0,
+        shared_neighbourhoods: bool = True,
     ) -> None:
         ds = total_ds ** (1 / num_layers)
         channels = [int(k / ds ** (i / 2)) for i in range(num_layers + 1)]
         fills = [fill / ds**i for i in range(num_layers)]
-        super().__init__(c_in, num_classes, group, channels, fills=fills, nbhd=nbhd, ds_frac=ds, bn=bn,
-                         liftsamples=liftsamples, knn=knn)
+        super().__init__(
+            c_in,
+            num_classes,
+            group,
+            channels,
+            fills=fills,
+            nbhd=nbhd,
+            ds_frac=ds,
+            bn=bn,
+            liftsamples=liftsamples,
+            knn=knn,
+        )
         self.shared_neighbourhoods = shared_neighbourhoods
         coords, keep = image_grid(image_size, image_size, crop_radius)
         self.register_buffer("pixel_mask", keep, persistent=False)
@@ -436,7 +525,9 @@ class ImageLieResNet(LieResNet):
         for i, block in enumerate(self.blocks):
             conv = block.conv
             counts = torch.round(points.mask.sum(-1) * conv.ds_frac).long().clamp_min(1)
-            index, chosen = farthest_point_indices(self.group, points.elems, points.orbits, points.mask, counts, seed + i)
+            index, chosen = farthest_point_indices(
+                self.group, points.elems, points.orbits, points.mask, counts, seed + i
+            )
             self.register_buffer(f"queries_{i}", index, persistent=False)
             points = points.select(index, chosen)
             self.point_counts.append(int(chosen.sum()))
@@ -447,8 +538,11 @@ class ImageLieResNet(LieResNet):
         values = images.permute(0, 2, 3, 1)[:, self.pixel_mask].repeat_interleave(self.liftsamples, 1)
         size = 1 if self.shared_neighbourhoods else batch
         points = LiftedPoints(
-            self.grid_elems.expand(size, -1, -1), self.grid_orbits.expand(size, -1, -1), self.grid_mask.expand(size, -1),
-            values.flatten(0, 1), batch,
+            self.grid_elems.expand(size, -1, -1),
+            self.grid_orbits.expand(size, -1, -1),
+            self.grid_mask.expand(size, -1),
+            values.flatten(0, 1),
+            batch,
         )
         points = replace(points, values=self.embed(points.values))
         for i, block in enumerate(self.blocks):
@@ -462,11 +556,31 @@ class MoleculeLieResNet(LieResNet):
     [1, Z/9, (Z/9)²] (15 channels), one scalar output per molecule."""
 
     def __init__(
-        self, group: PointGroup, *, k: int = 1536, num_layers: int = 6, nbhd: int = 100, fill: float = 1.0,
-        liftsamples: int = 1, knn: bool = False, bn: bool = True, num_species: int = 5, charge_power: int = 2,
+        self,
+        group: PointGroup,
+        *,
+        k: int = 1536,
+        num_layers: int = 6,
+        nbhd: int = 100,
+        fill: float = 1.0,
+        liftsamples: int = 1,
+        knn: bool = False,
+        bn: bool = True,
+        num_species: int = 5,
+        charge_power: int = 2,
     ) -> None:
-        super().__init__(num_species * (charge_power + 1), 1, group, [k] * (num_layers + 1), fills=[fill] * num_layers,
-                         nbhd=nbhd, ds_frac=1.0, bn=bn, liftsamples=liftsamples, knn=knn)
+        super().__init__(
+            num_species * (charge_power + 1),
+            1,
+            group,
+            [k] * (num_layers + 1),
+            fills=[fill] * num_layers,
+            nbhd=nbhd,
+            ds_frac=1.0,
+            bn=bn,
+            liftsamples=liftsamples,
+            knn=knn,
+        )
 
     def forward(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """positions (B, n, 3), features (B, n, 15), mask (B, n) → (B,)."""

@@ -56,7 +56,11 @@ def gather_points(x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def farthest_point_indices(
-    group: PointGroup, elems: torch.Tensor, orbits: torch.Tensor, mask: torch.Tensor, counts: torch.Tensor,
+    group: PointGroup,
+    elems: torch.Tensor,
+    orbits: torch.Tensor,
+    mask: torch.Tensor,
+    counts: torch.Tensor,
     seed: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Greedy farthest-point sampling of ``counts[b]`` valid points per set, all sets at once.
@@ -97,8 +101,13 @@ class Neighbourhoods:
 
 @torch.no_grad()
 def ball_neighbourhoods(
-    group: PointGroup, queries: tuple[torch.Tensor, torch.Tensor, torch.Tensor], points: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    radius: float, k: int, knn: bool = False, seed: int | None = None,
+    group: PointGroup,
+    queries: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    points: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    radius: float,
+    k: int,
+    knn: bool = False,
+    seed: int | None = None,
 ) -> Neighbourhoods:
     """Up to ``k`` neighbours per query among the points within group distance ``radius``.
 

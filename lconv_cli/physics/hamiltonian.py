@@ -9,7 +9,7 @@ Everything here is a pure function, dtype-agnostic and batched over leading axes
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -126,7 +126,9 @@ def relative_error(a: torch.Tensor, b: torch.Tensor, dims: int = 1) -> torch.Ten
     return (a - b).norm(dim=-1) / size.clamp_min(torch.finfo(size.dtype).tiny)
 
 
-def integrate(vector_field: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+def integrate(
+    vector_field: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, times: torch.Tensor
+) -> torch.Tensor:
     """Classical fixed-grid RK4 (torchdiffeq's ``rk4``, one step per interval of ``times``).
 
     z0 (B, ...), times (T,) → trajectory (B, T, ...) with trajectory[:, 0] = z0. Differentiable.

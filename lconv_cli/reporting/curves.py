@@ -5,15 +5,20 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
-from lconv_cli.train.trainer import TrainResult  # noqa: E402
+from lconv_cli.train.trainer import TrainResult
 
 
 def plot_learning_curve(
-    result: TrainResult, steps_per_epoch: int, best_epoch: float, title: str,
-    metric: str = "val_accuracy", label: str = "validation accuracy", log_scale: bool = False,
+    result: TrainResult,
+    steps_per_epoch: int,
+    best_epoch: float,
+    title: str,
+    metric: str = "val_accuracy",
+    label: str = "validation accuracy",
+    log_scale: bool = False,
 ) -> Figure:
     """Training loss per step (left, log scale) and the monitored ``metric`` per epoch (right), the
     kept epoch ``best_epoch`` marked by a dashed line; the x axes are in epochs (step / steps_per_epoch)."""

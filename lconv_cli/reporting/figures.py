@@ -7,12 +7,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from matplotlib.figure import Figure
 
-import torch  # noqa: E402
-
-from lconv_cli.reporting import tracking  # noqa: E402
+from lconv_cli.reporting import tracking
 
 
 def show_matrix(ax, matrix: torch.Tensor, title: str | None = None, fontsize: int = 9) -> None:

@@ -17,11 +17,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import matplotlib.pyplot as plt
+from omegaconf import OmegaConf
 
-from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
+from lconv_cli.errors import UserError
+from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE
 
 DATASET_ORDER = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 VARIANT_ORDER = ("plain", "rotated", "scrambled", "rotated_scrambled")
@@ -98,7 +98,14 @@ def collect_groups(run_dirs: list[Path]) -> list[Group]:
     model_rank = {m: i for i, m in enumerate(MODEL_ORDER)}
     return sorted(
         groups.values(),
-        key=lambda g: (dataset_rank.get(g.dataset, 99), g.dataset, variant_rank.get(g.variant, 99), g.variant, model_rank.get(g.model, 99), g.model),
+        key=lambda g: (
+            dataset_rank.get(g.dataset, 99),
+            g.dataset,
+            variant_rank.get(g.variant, 99),
+            g.variant,
+            model_rank.get(g.model, 99),
+            g.model,
+        ),
     )
 
 

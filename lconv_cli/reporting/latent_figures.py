@@ -13,14 +13,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from omegaconf import OmegaConf
 
-from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.reporting.figures import save_paper_figure  # noqa: E402
-from lconv_cli.data.symmetry_pairs import pixel_points  # noqa: E402
-from lconv_cli.lie.flows import field_velocity, grid_points  # noqa: E402
+from lconv_cli.data.symmetry_pairs import pixel_points
+from lconv_cli.errors import UserError
+from lconv_cli.lie.flows import field_velocity, grid_points
+from lconv_cli.reporting.figures import save_paper_figure
 
 SUMMARY_KEYS = ("generator_cos", "scaling_component", "t_r2", "t_w1", "recon_mse")
 
@@ -51,7 +51,10 @@ def latent_figure(runs: dict[str, Path], out: Path) -> list[Path]:
         top, middle, bottom = axes[:, col]
         _quiver(top, pred["true_alpha"], image_points, "C0", "true")
         _quiver(top, pred["alpha"], image_points, "C3", "learned")
-        top.set_title(f"{label}: |cos| {metrics['generator_cos']:.3f}\n({config['dataset']['name']}, {pred['basis']} basis)", fontsize=9)
+        top.set_title(
+            f"{label}: |cos| {metrics['generator_cos']:.3f}\n({config['dataset']['name']}, {pred['basis']} basis)",
+            fontsize=9,
+        )
         top.legend(fontsize=7, loc="lower right")
         patch = int(config["model"]["patch"])
         _quiver(middle, pred["alpha"], pixel_points(patch), "C3")
@@ -64,7 +67,9 @@ def latent_figure(runs: dict[str, Path], out: Path) -> list[Path]:
         bins = torch.linspace(float(min(true.min(), aligned.min())), float(max(true.max(), aligned.max())), 50).numpy()
         bottom.hist(true.numpy(), bins=bins, alpha=0.5, density=True, label="true t")
         bottom.hist(aligned.numpy(), bins=bins, alpha=0.5, density=True, label="predicted (aligned)")
-        bottom.set_title(f"{config['data']['distribution']} t: R² {metrics['t_r2']:.3f}, W1 {metrics['t_w1']:.3g}", fontsize=9)
+        bottom.set_title(
+            f"{config['data']['distribution']} t: R² {metrics['t_r2']:.3f}, W1 {metrics['t_w1']:.3g}", fontsize=9
+        )
         bottom.legend(fontsize=7)
     summary = {label: {k: metrics[k] for k in SUMMARY_KEYS} for label, (_, metrics, _) in records.items()}
     return save_paper_figure(fig, out, summary)

@@ -17,12 +17,30 @@ from lconv_cli.errors import UserError
 from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE
 
 # LieConv README (12k train + SO(2) augmentation) test error, %; paper Table 1 in parentheses where given.
-ROTMNIST_PUBLISHED = {"Trivial": "1.44 (1.58)", "T2": "1.32", "SO2": "1.27 (1.42)", "RxSO2": "1.13", "SE2": "1.13 (1.24)"}
+ROTMNIST_PUBLISHED = {
+    "Trivial": "1.44 (1.58)",
+    "T2": "1.32",
+    "SO2": "1.27 (1.42)",
+    "RxSO2": "1.13",
+    "SE2": "1.13 (1.24)",
+}
 # LieConv README, T(3) MAE (energies in meV); HOMO also for the other groups.
 QM9_PUBLISHED = {
-    ("T3", "alpha"): ".084", ("T3", "gap"): "49", ("T3", "homo"): "30", ("T3", "lumo"): "25", ("T3", "mu"): ".032",
-    ("T3", "Cv"): ".038", ("T3", "G"): "22", ("T3", "H"): "24", ("T3", "r2"): ".800", ("T3", "U"): "19", ("T3", "U0"): "19",
-    ("T3", "zpve"): "2.280", ("Trivial", "homo"): "31.7", ("SO3", "homo"): "65.4", ("SE3", "homo"): "26.8",
+    ("T3", "alpha"): ".084",
+    ("T3", "gap"): "49",
+    ("T3", "homo"): "30",
+    ("T3", "lumo"): "25",
+    ("T3", "mu"): ".032",
+    ("T3", "Cv"): ".038",
+    ("T3", "G"): "22",
+    ("T3", "H"): "24",
+    ("T3", "r2"): ".800",
+    ("T3", "U"): "19",
+    ("T3", "U0"): "19",
+    ("T3", "zpve"): "2.280",
+    ("Trivial", "homo"): "31.7",
+    ("SO3", "homo"): "65.4",
+    ("SE3", "homo"): "26.8",
 }
 
 
@@ -48,12 +66,22 @@ def table_rows(runs: list[tuple[dict, dict]]) -> list[dict[str, object]]:
         metrics, group = record.get("metrics", {}), str(config.get("group"))
         row = {"experiment": config["task"], "group": group, "seed": config.get("seed"), "status": record.get("status")}
         if config["task"] == "lieconv_rotmnist":
-            row.update(target="digit", metric="test error (%)", value=metrics.get("test_error"), baseline="",
-                       published=ROTMNIST_PUBLISHED.get(group, ""))
+            row.update(
+                target="digit",
+                metric="test error (%)",
+                value=metrics.get("test_error"),
+                baseline="",
+                published=ROTMNIST_PUBLISHED.get(group, ""),
+            )
         else:
             target = config["data"]["target"]
-            row.update(target=target, metric="test MAE", value=metrics.get("test_mae"), baseline=metrics.get("baseline_mae"),
-                       published=QM9_PUBLISHED.get((group, target), ""))
+            row.update(
+                target=target,
+                metric="test MAE",
+                value=metrics.get("test_mae"),
+                baseline=metrics.get("baseline_mae"),
+                published=QM9_PUBLISHED.get((group, target), ""),
+            )
         row.update(num_params=metrics.get("num_params"), train_seconds=metrics.get("train_seconds"))
         rows.append(row)
     return sorted(rows, key=lambda r: (r["experiment"], str(r["target"]), r["group"], r["seed"] or 0))

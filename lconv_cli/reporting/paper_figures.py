@@ -32,14 +32,14 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import matplotlib.pyplot as plt
+import torch
+from omegaconf import OmegaConf
 
-from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.reporting.figures import save_paper_figure, scaled_to_match, show_matrix  # noqa: E402
-from lconv_cli.data.generators_file import load_generators  # noqa: E402
-from lconv_cli.lie import central_difference_generator, rotation_generator_2d  # noqa: E402
+from lconv_cli.data.generators_file import load_generators
+from lconv_cli.errors import UserError
+from lconv_cli.lie import central_difference_generator, rotation_generator_2d
+from lconv_cli.reporting.figures import save_paper_figure, scaled_to_match, show_matrix
 
 
 def _run_record(run_dir: Path) -> tuple[torch.Tensor, dict, dict]:
@@ -73,7 +73,10 @@ def so2_figure(runs: dict[str, Path], out: Path) -> list[Path]:
     fig, axes = plt.subplots(1, len(panels), figsize=(3.3 * len(panels), 3.6))
     for ax, (title, mat) in zip(axes, panels):
         show_matrix(ax, mat, title, fontsize=8)
-    summary = {label: {key: metrics[key] for key in ("generator_cos_sw", "generator_cos_data", "fit_residual")} for label, (_, metrics, _) in records.items()}
+    summary = {
+        label: {key: metrics[key] for key in ("generator_cos_sw", "generator_cos_data", "fit_residual")}
+        for label, (_, metrics, _) in records.items()
+    }
     return save_paper_figure(fig, out, summary)
 
 
@@ -85,19 +88,33 @@ def _label_and_dir(text: str) -> tuple[str, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lconv_cli.reporting.paper_figures", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lconv_cli.reporting.paper_figures", description=__doc__.split("\n\n")[0]
+    )
     figures = parser.add_subparsers(dest="figure", required=True)
     so2 = figures.add_parser("so2", help="L-conv Figure 4 from so2_discovery runs")
     so2.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in panel order")
     images = figures.add_parser("images", help="image classification table and bar chart")
-    images.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
+    images.add_argument(
+        "--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)"
+    )
     latent = figures.add_parser("latent", help="latent flows and t histograms from latent_symmetry runs")
-    latent.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in column order")
-    lieconv = figures.add_parser("lieconv", help="LieConv RotMNIST / QM9 tables from lieconv_rotmnist and lieconv_qm9 runs")
-    lieconv.add_argument("--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)")
+    latent.add_argument(
+        "--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in column order"
+    )
+    lieconv = figures.add_parser(
+        "lieconv", help="LieConv RotMNIST / QM9 tables from lieconv_rotmnist and lieconv_qm9 runs"
+    )
+    lieconv.add_argument(
+        "--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)"
+    )
     springs = figures.add_parser("springs", help="LieConv Figs. 6-8 and a table from lieconv_springs runs")
-    springs.add_argument("--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in legend order")
-    springs.add_argument("--sizes", type=Path, action="append", help="a sweep directory over data.num_train (repeatable)")
+    springs.add_argument(
+        "--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in legend order"
+    )
+    springs.add_argument(
+        "--sizes", type=Path, action="append", help="a sweep directory over data.num_train (repeatable)"
+    )
     for sub in (so2, images, latent, lieconv, springs):
         sub.add_argument("--out", type=Path, required=True, help="output path without suffix")
     args = parser.parse_args(argv)

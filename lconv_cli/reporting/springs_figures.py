@@ -21,19 +21,31 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from omegaconf import OmegaConf  # noqa: E402
+import matplotlib.pyplot as plt
+from omegaconf import OmegaConf
 
-from lconv_cli.errors import UserError  # noqa: E402
-from lconv_cli.reporting.figures import save_paper_figure  # noqa: E402
-from lconv_cli.reporting.lieconv_table import write_rows  # noqa: E402
-from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE  # noqa: E402
+from lconv_cli.errors import UserError
+from lconv_cli.reporting.figures import save_paper_figure
+from lconv_cli.reporting.lieconv_table import write_rows
+from lconv_cli.runner.record import CONFIG_FILE, METRICS_FILE
 
 CURVES_FILE = "rollout_curves.json"
 TABLE_COLUMNS = (
-    "rollout_mse", "long_rollout_rel_err", "energy_rel_err", "linear_momentum_drift", "true_linear_momentum_drift",
-    "linear_drift_ratio", "angular_momentum_drift", "true_angular_momentum_drift", "angular_drift_ratio",
-    "linear_momentum_rate", "angular_momentum_rate", "true_energy_rel_err", "num_train", "num_params", "train_seconds",
+    "rollout_mse",
+    "long_rollout_rel_err",
+    "energy_rel_err",
+    "linear_momentum_drift",
+    "true_linear_momentum_drift",
+    "linear_drift_ratio",
+    "angular_momentum_drift",
+    "true_angular_momentum_drift",
+    "angular_drift_ratio",
+    "linear_momentum_rate",
+    "angular_momentum_rate",
+    "true_energy_rel_err",
+    "num_train",
+    "num_params",
+    "train_seconds",
 )
 
 
@@ -76,7 +88,9 @@ def trajectories_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
     return save_paper_figure(fig, out)
 
 
-def _curves_figure(runs: dict[str, tuple], out: Path, panels: list[tuple[str, str, str]], truth_keys: set[str]) -> list[Path]:
+def _curves_figure(
+    runs: dict[str, tuple], out: Path, panels: list[tuple[str, str, str]], truth_keys: set[str]
+) -> list[Path]:
     """One log-scale panel per (curve key, y label, title): each run's median curve from the first
     step on, plus the ground truth's for the keys in ``truth_keys``."""
     fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.8))
@@ -94,20 +108,27 @@ def _curves_figure(runs: dict[str, tuple], out: Path, panels: list[tuple[str, st
 
 def momentum_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
     """Fig. 7 left/middle: linear and angular momentum drift along the rollouts."""
-    panels = [("linear", "relative drift (median)", "linear momentum"), ("angular", "relative drift (median)", "angular momentum")]
+    panels = [
+        ("linear", "relative drift (median)", "linear momentum"),
+        ("angular", "relative drift (median)", "angular momentum"),
+    ]
     return _curves_figure(runs, out, panels, {"linear", "angular"})
 
 
 def errors_figure(runs: dict[str, tuple], out: Path) -> list[Path]:
     """Fig. 7 right: relative state error and energy error along the rollouts."""
-    panels = [("state", "‖ẑ − z‖ / (‖ẑ‖ + ‖z‖)", "rollout error (median)"),
-              ("energy", "relative error of the true energy", "energy error (median)")]
+    panels = [
+        ("state", "‖ẑ − z‖ / (‖ẑ‖ + ‖z‖)", "rollout error (median)"),
+        ("energy", "relative error of the true energy", "energy error (median)"),
+    ]
     return _curves_figure(runs, out, panels, {"energy"})
 
 
 def write_table(runs: dict[str, tuple], out: Path) -> list[Path]:
     """Every metric of every run (``TABLE_COLUMNS``) as markdown and CSV."""
-    rows = [{"model": label, **{c: metrics.get(c, "") for c in TABLE_COLUMNS}} for label, (_, metrics, _) in runs.items()]
+    rows = [
+        {"model": label, **{c: metrics.get(c, "") for c in TABLE_COLUMNS}} for label, (_, metrics, _) in runs.items()
+    ]
     return write_rows(rows, out, digits=3)
 
 
@@ -128,10 +149,20 @@ def data_scaling_figure(folders: list[Path], out: Path) -> list[Path]:
     for label, by_size in sorted(points.items()):
         sizes = sorted(by_size)
         means = [sum(by_size[n]) / len(by_size[n]) for n in sizes]
-        spread = [math.sqrt(sum((v - m) ** 2 for v in by_size[n]) / max(1, len(by_size[n]) - 1)) for n, m in zip(sizes, means)]
+        spread = [
+            math.sqrt(sum((v - m) ** 2 for v in by_size[n]) / max(1, len(by_size[n]) - 1)) for n, m in zip(sizes, means)
+        ]
         ax.errorbar(sizes, means, yerr=spread, marker="o", capsize=3, label=label)
-        summary[label] = {str(n): {"mean": m, "std": s, "seeds": len(by_size[n])} for n, m, s in zip(sizes, means, spread)}
-    ax.set(xscale="log", yscale="log", xlabel="training systems N", ylabel="test rollout MSE", title="Data scaling (mean ± std over seeds)")
+        summary[label] = {
+            str(n): {"mean": m, "std": s, "seeds": len(by_size[n])} for n, m, s in zip(sizes, means, spread)
+        }
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="training systems N",
+        ylabel="test rollout MSE",
+        title="Data scaling (mean ± std over seeds)",
+    )
     ax.legend(fontsize=8)
     return save_paper_figure(fig, out, summary)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import netrc
 import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 

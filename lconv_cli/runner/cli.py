@@ -376,7 +376,7 @@ def rerun_command(args: list[str]) -> int:
     if len(args) != 1 or args[0].startswith("-"):
         return _fail("usage: lconv rerun RUN_DIR (a run directory holding config.yaml)")
     try:
-        config_dir, run_dir = rerun_config_dir(Path(args[0]))
+        config_dir, _run_dir = rerun_config_dir(Path(args[0]))
     except UserError as exc:
         return _fail(str(exc))
     flags = ["--config-dir", str(config_dir), "--config-name", RERUN_CONFIG_NAME]

@@ -96,8 +96,10 @@ def _env_sources() -> list[ConfigSource]:
 
 def plugin_config_sources() -> list[ConfigSource]:
     """The config sources of plugins (entry points of ``lconv.configs``), then those of ``LCONV_CONFIG_PATH``."""
-    sources = [ConfigSource(f"pkg://{ep.value.strip()}", distribution(ep), f"plugin {describe(ep)}")
-               for ep in entry_points(CONFIGS_GROUP)]
+    sources = [
+        ConfigSource(f"pkg://{ep.value.strip()}", distribution(ep), f"plugin {describe(ep)}")
+        for ep in entry_points(CONFIGS_GROUP)
+    ]
     return sources + _env_sources()
 
 

@@ -128,4 +128,3 @@ def write_metrics(
     if error is not None:
         record["error"] = error
     return atomic_write_text(Path(out_dir) / METRICS_FILE, json.dumps(record, indent=2) + "\n")
-

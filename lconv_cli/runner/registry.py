@@ -44,8 +44,12 @@ def register(name: str, rules: Iterable[tuple[str, Rule]] = ()) -> Callable[[Run
 
     declared = tuple(rules)
     for item in declared:
-        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
-                and isinstance(item[1], (Number, Numbers))):
+        if not (
+            isinstance(item, tuple)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], (Number, Numbers))
+        ):
             raise TypeError(f"experiment {name!r}: each rule is a (key pattern, Number or Numbers) pair, got {item!r}")
 
     def decorate(fn: RunFn) -> RunFn:
@@ -86,8 +90,10 @@ def load_plugin(name: str) -> bool:
     except Exception as exc:  # a broken plugin: one line naming it, not a traceback
         raise UserError(f"experiment plugin {describe(entry_point)} failed to import: {one_line(exc)}") from None
     if name not in REGISTRY:
-        raise UserError(f"experiment plugin {describe(entry_point)} registers no experiment '{name}' "
-                        f"(decorate its run function with @register(\"{name}\"))")
+        raise UserError(
+            f"experiment plugin {describe(entry_point)} registers no experiment '{name}' "
+            f'(decorate its run function with @register("{name}"))'
+        )
     return True
 
 

@@ -12,6 +12,7 @@ a rule and that it refuses a bad value.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ class Number:
         if self.low == 0 and self.low_open and self.high is None:
             text = "a positive integer" if self.integer else "a positive number"
         elif self.low is not None and self.high is not None:
-            text = f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            text = (
+                f"{kind} in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+            )
         elif self.low is not None:
             text = f"{kind} {'>' if self.low_open else '≥'} {self.low:g}"
         elif self.high is not None:
@@ -72,9 +75,7 @@ class Number:
             return False
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
-        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
-            return False
-        return True
+        return not (self.high is not None and (value > self.high or (self.high_open and value == self.high)))
 
     def invalid_example(self) -> Any:
         """A value this rule refuses (for tests)."""
@@ -107,7 +108,7 @@ class Numbers:
             return False
         if not all(self.item.accepts(v) for v in value):
             return False
-        return not self.ordered or all(a <= b for a, b in zip(value, value[1:]))
+        return not self.ordered or all(a <= b for a, b in itertools.pairwise(value))
 
     def invalid_example(self) -> Any:
         if self.ordered:
@@ -246,7 +247,7 @@ def check_value(key: str, value: Any, experiment: str | None = None) -> None:
 
 def leaves(cfg: DictConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(dotted key, value) of every leaf of ``cfg`` outside ``hydra``; lists of scalars count as one leaf."""
-    for key in cfg.keys():
+    for key in cfg:
         path = f"{prefix}.{key}" if prefix else str(key)
         if path == "hydra":
             continue

@@ -117,8 +117,17 @@ def summarize_interrupted(sweep_dir: Path) -> list[dict[str, Any]]:
     started = {row["job"] for row in rows}
     for number, overrides in enumerate(planned_jobs(sweep_dir)):
         if str(number) not in started:
-            rows.append({"job": str(number), "overrides": overrides, "status": "not_started", "seed": None,
-                         "wall_seconds": None, "metrics": {}, "error": "the sweep was interrupted before this job"})
+            rows.append(
+                {
+                    "job": str(number),
+                    "overrides": overrides,
+                    "status": "not_started",
+                    "seed": None,
+                    "wall_seconds": None,
+                    "metrics": {},
+                    "error": "the sweep was interrupted before this job",
+                }
+            )
     write_summary(sweep_dir, rows)
     done = sum(row["status"] == "ok" for row in rows)
     stdout_console.print(summary_table(f"sweep {sweep_dir} interrupted ({done}/{len(rows)} ok)", rows))

@@ -51,8 +51,9 @@ def list_groups(loader: Any, parent: str = "", overrides: list[str] | tuple[str,
     """All user-facing config groups, nested ones as ``a/b``, in the search path ``overrides`` give
     (``hydra.searchpath``: plugin configs)."""
     groups = []
-    options = loader.get_group_options(parent, results_filter=ObjectType.GROUP, config_name=CONFIG_NAME,
-                                       overrides=list(overrides))
+    options = loader.get_group_options(
+        parent, results_filter=ObjectType.GROUP, config_name=CONFIG_NAME, overrides=list(overrides)
+    )
     for name in options:
         path = f"{parent}/{name}" if parent else name
         if path.split("/")[0] in INTERNAL_GROUPS:
@@ -70,7 +71,7 @@ def searchpath_overrides(overrides: list[str]) -> list[str]:
 def _flat_keys(cfg: Any, prefix: str = "") -> list[str]:
     keys = []
     if isinstance(cfg, DictConfig):
-        for key in cfg.keys():
+        for key in cfg:
             path = f"{prefix}.{key}" if prefix else str(key)
             keys.append(path)
             keys.extend(_flat_keys(cfg._get_node(key), path))
@@ -144,8 +145,9 @@ def _apply(cfg: DictConfig, override: Override) -> str | None:
 
 def _group_exists(loader: Any, key: str, searchpath: list[str]) -> bool:
     parent, _, name = key.rpartition("/")
-    options = loader.get_group_options(parent, results_filter=ObjectType.GROUP, config_name=CONFIG_NAME,
-                                       overrides=searchpath)
+    options = loader.get_group_options(
+        parent, results_filter=ObjectType.GROUP, config_name=CONFIG_NAME, overrides=searchpath
+    )
     return name in options
 
 
@@ -160,8 +162,9 @@ def refused_override(variant: list[str]) -> str | None:
     searchpath = searchpath_overrides(variant)
     parsed = OverridesParser.create().parse_overrides(variant)
     # As Hydra tells them: a group choice names a config group and is not a mapping.
-    choices = [o for o in parsed
-               if not isinstance(o.value(), dict) and _group_exists(loader, o.key_or_group, searchpath)]
+    choices = [
+        o for o in parsed if not isinstance(o.value(), dict) and _group_exists(loader, o.key_or_group, searchpath)
+    ]
     try:
         cfg = compose(CONFIG_NAME, overrides=[o.input_line for o in choices] + searchpath, return_hydra_config=True)
     except (HydraException, OmegaConfBaseException):

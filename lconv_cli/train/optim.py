@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from omegaconf import DictConfig
@@ -29,7 +29,9 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], trainer_cfg: DictConfig
     return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=decay)
 
 
-def make_schedule(optimizer: torch.optim.Optimizer, trainer_cfg: DictConfig) -> torch.optim.lr_scheduler.LRScheduler | None:
+def make_schedule(
+    optimizer: torch.optim.Optimizer, trainer_cfg: DictConfig
+) -> torch.optim.lr_scheduler.LRScheduler | None:
     """``trainer.lr_schedule``: constant (None), cosine annealing to 0 over ``trainer.max_steps``, or
     step: multiply by ``trainer.lr_gamma`` every ``trainer.lr_step_every`` steps (the L-conv
     notebooks' StepLR, γ = 0.7 per epoch), or cosine_floor: the LieConv schedule, a linear warm-up
@@ -42,7 +44,9 @@ def make_schedule(optimizer: torch.optim.Optimizer, trainer_cfg: DictConfig) -> 
     if name == "constant":
         return None
     if name == "step":
-        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=int(trainer_cfg.lr_step_every), gamma=float(trainer_cfg.lr_gamma))
+        return torch.optim.lr_scheduler.StepLR(
+            optimizer, step_size=int(trainer_cfg.lr_step_every), gamma=float(trainer_cfg.lr_gamma)
+        )
     if name == "cosine_floor":
         total = max(1, int(trainer_cfg.max_steps))
         warmup = max(1, int(float(trainer_cfg.get("warmup_fraction") or 0.0) * total))

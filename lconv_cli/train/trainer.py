@@ -17,10 +17,10 @@ import math
 import os
 import signal
 import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Mapping
 
 import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -223,7 +223,14 @@ class Trainer:
                     tracking.log({"train/loss": loss, **{f"train/{k}": v for k, v in extra.items()}}, step=step)
                     if not self.show_progress:
                         shown = "".join(f"  {k} {v:.4g}" for k, v in extra.items())
-                        log.info("step %d/%d  loss %.4e%s  %.1f s", step, self.max_steps, loss, shown, self.result.train_seconds)
+                        log.info(
+                            "step %d/%d  loss %.4e%s  %.1f s",
+                            step,
+                            self.max_steps,
+                            loss,
+                            shown,
+                            self.result.train_seconds,
+                        )
                 if step < self.max_steps and self._checkpoint_due(step):
                     self.save_checkpoint(complete=False)
                 if stop.signal_name is not None and step < self.max_steps:
@@ -246,9 +253,7 @@ class Trainer:
         loss = step_loss(self.batch_rng)
         value = float(loss.detach())
         if not math.isfinite(value):
-            raise Diverged(
-                f"loss became {value} at step {self.result.steps + 1}; lower the learning rate (trainer.lr)"
-            )
+            raise Diverged(f"loss became {value} at step {self.result.steps + 1}; lower the learning rate (trainer.lr)")
         loss.backward()
         self.optimizer.step()
         if self.scheduler is not None:
@@ -393,7 +398,9 @@ def trainer_from_config(
 
     for key in ("max_steps", "log_every", "checkpoint_every"):
         if cfg.trainer.get(key) is None:
-            raise UserError(f"trainer.{key} is null; set it (only epoch-based experiments derive it from trainer.epochs)")
+            raise UserError(
+                f"trainer.{key} is null; set it (only epoch-based experiments derive it from trainer.epochs)"
+            )
     if cfg.get("resume") is None:
         write_resolved_config(cfg, out_dir)
 

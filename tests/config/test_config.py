@@ -56,8 +56,16 @@ def test_launcher_configs_exist():
 
 
 def test_every_training_experiment_checkpoints_by_default(compose_cfg):
-    for experiment in ("so2_discovery", "translation_1d", "algebra_discovery", "latent_symmetry", "image_classification",
-                       "lieconv_rotmnist", "lieconv_qm9", "lieconv_springs"):
+    for experiment in (
+        "so2_discovery",
+        "translation_1d",
+        "algebra_discovery",
+        "latent_symmetry",
+        "image_classification",
+        "lieconv_rotmnist",
+        "lieconv_qm9",
+        "lieconv_springs",
+    ):
         for scale in ("smoke", "quick", "paper"):
             trainer = compose_cfg([f"experiment={experiment}", f"scale={scale}"]).trainer
             assert trainer.checkpoint_every != 0 and trainer.checkpoint_seconds > 0, (experiment, scale)
@@ -79,8 +87,11 @@ def _yaml_files(folder=CONF, prefix=""):
 
 
 def test_no_config_file_holds_only_comments():
-    empty = [name for name, entry in _yaml_files()
-             if not any(line.strip() and not line.lstrip().startswith("#") for line in entry.read_text().splitlines())]
+    empty = [
+        name
+        for name, entry in _yaml_files()
+        if not any(line.strip() and not line.lstrip().startswith("#") for line in entry.read_text().splitlines())
+    ]
     assert not empty, f"comment-only config files (conf/__init__.py registers choices that set nothing): {empty}"
 
 
@@ -121,8 +132,10 @@ def test_a_missing_experiment_scale_file_means_the_experiment_defaults(compose_c
 
 
 def test_model_scale_values_apply_to_their_model_only(compose_cfg):
-    springs = {m: compose_cfg(["experiment=lieconv_springs", "scale=smoke", f"model={m}"]).model
-               for m in ("hlieresnet", "fc", "ogn")}
+    springs = {
+        m: compose_cfg(["experiment=lieconv_springs", "scale=smoke", f"model={m}"]).model
+        for m in ("hlieresnet", "fc", "ogn")
+    }
     hlieresnet = springs["hlieresnet"]
     assert (hlieresnet.k, hlieresnet.num_layers) == (16, 1) and "hidden" not in hlieresnet
     assert list(springs["fc"].hidden) == [16] and springs["fc"].lr == 0.01 and "k" not in springs["fc"]
@@ -138,13 +151,19 @@ def test_model_scale_values_apply_to_their_model_only(compose_cfg):
 
 # (experiment, the node holding the per_group table, key, value when the group has no entry)
 PER_GROUP = [
-    ("lieconv_rotmnist", "model", "alpha", None), ("lieconv_rotmnist", "model", "liftsamples", 1),
-    ("lieconv_qm9", "model", "nbhd", 100), ("lieconv_qm9", "model", "fill", 1.0),
+    ("lieconv_rotmnist", "model", "alpha", None),
+    ("lieconv_rotmnist", "model", "liftsamples", 1),
+    ("lieconv_qm9", "model", "nbhd", 100),
+    ("lieconv_qm9", "model", "fill", 1.0),
     ("lieconv_qm9", "model", "liftsamples", 1),
-    ("lieconv_qm9", "data", "recenter", False), ("lieconv_springs", "model", "lr", None),
+    ("lieconv_qm9", "data", "recenter", False),
+    ("lieconv_springs", "model", "lr", None),
 ]
-GROUPS = {"lieconv_rotmnist": ["T2", "SO2", "RxSO2", "SE2", "Trivial"], "lieconv_qm9": ["T3", "SO3", "SE3", "Trivial"],
-          "lieconv_springs": ["T2", "SO2", "Trivial"]}
+GROUPS = {
+    "lieconv_rotmnist": ["T2", "SO2", "RxSO2", "SE2", "Trivial"],
+    "lieconv_qm9": ["T3", "SO3", "SE3", "Trivial"],
+    "lieconv_springs": ["T2", "SO2", "Trivial"],
+}
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -171,19 +190,22 @@ def test_per_group_values_are_the_official_ones(compose_cfg):
     assert compose_cfg(["experiment=lieconv_springs", "group=SO2", "scale=quick"]).trainer.lr == 0.001  # quick's own
 
 
-@pytest.mark.parametrize("overrides, key, value", [
-    (["experiment=lieconv_springs", "group=SO2", "trainer.lr=0.005"], "trainer.lr", 0.005),
-    (["experiment=lieconv_springs", "group=SO2", "trainer.lr=0.005"], "model.lr", 0.001),
-    (["experiment=lieconv_springs", "group=SO2", "model.lr=0.002"], "trainer.lr", 0.002),
-    (["experiment=lieconv_springs", "group=SO2", "model.per_group.lr.SO2=0.004"], "trainer.lr", 0.004),
-    (["experiment=lieconv_springs", "model=ogn", "model.lr=0.02"], "trainer.lr", 0.02),
-    (["experiment=lieconv_springs", "group=SO2", "model.alpha=0.7"], "model.alpha", 0.7),
-    (["experiment=lieconv_rotmnist", "group=SE2", "model.alpha=0.7"], "model.alpha", 0.7),
-    (["experiment=lieconv_rotmnist", "group=SE2", "model.liftsamples=3"], "model.liftsamples", 3),
-    (["experiment=lieconv_qm9", "group=SO3", "model.nbhd=7"], "model.nbhd", 7),
-    (["experiment=lieconv_qm9", "group=SO3", "data.recenter=false"], "data.recenter", False),
-    (["experiment=lieconv_qm9", "group=T3", "data.recenter=true"], "data.recenter", True),
-])
+@pytest.mark.parametrize(
+    "overrides, key, value",
+    [
+        (["experiment=lieconv_springs", "group=SO2", "trainer.lr=0.005"], "trainer.lr", 0.005),
+        (["experiment=lieconv_springs", "group=SO2", "trainer.lr=0.005"], "model.lr", 0.001),
+        (["experiment=lieconv_springs", "group=SO2", "model.lr=0.002"], "trainer.lr", 0.002),
+        (["experiment=lieconv_springs", "group=SO2", "model.per_group.lr.SO2=0.004"], "trainer.lr", 0.004),
+        (["experiment=lieconv_springs", "model=ogn", "model.lr=0.02"], "trainer.lr", 0.02),
+        (["experiment=lieconv_springs", "group=SO2", "model.alpha=0.7"], "model.alpha", 0.7),
+        (["experiment=lieconv_rotmnist", "group=SE2", "model.alpha=0.7"], "model.alpha", 0.7),
+        (["experiment=lieconv_rotmnist", "group=SE2", "model.liftsamples=3"], "model.liftsamples", 3),
+        (["experiment=lieconv_qm9", "group=SO3", "model.nbhd=7"], "model.nbhd", 7),
+        (["experiment=lieconv_qm9", "group=SO3", "data.recenter=false"], "data.recenter", False),
+        (["experiment=lieconv_qm9", "group=T3", "data.recenter=true"], "data.recenter", True),
+    ],
+)
 def test_user_overrides_win_over_per_group_values(compose_cfg, overrides, key, value):
     cfg = compose_cfg(overrides)
     assert OmegaConf.select(cfg, key) == value
@@ -197,11 +219,14 @@ def test_choices_that_set_nothing_need_no_file(compose_cfg):
     assert compose_cfg(["scale=paper"]).data.num_train == 50000
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["scale=papr"], "unknown scale 'papr'; choose one of: paper, quick, smoke"),
-    (["experiment=lieconv_springs", "scale=quik"], "unknown scale 'quik'; choose one of: paper, quick, smoke"),
-    (["conventions=paperr"], "unknown conventions 'paperr'; choose one of: centred, paper"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["scale=papr"], "unknown scale 'papr'; choose one of: paper, quick, smoke"),
+        (["experiment=lieconv_springs", "scale=quik"], "unknown scale 'quik'; choose one of: paper, quick, smoke"),
+        (["conventions=paperr"], "unknown conventions 'paperr'; choose one of: centred, paper"),
+    ],
+)
 def test_a_misspelt_choice_is_a_one_line_error(overrides, message):
     from lconv_cli.errors import UserError
     from lconv_cli.runner.validate import check_overrides

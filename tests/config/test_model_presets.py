@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from lconv_cli.experiments.image_classification import build_classifier
 from lconv_cli.experiments.lieconv_rotmnist import build_image_model
-
 from lconv_cli.lie import grid_adjacency_2d
 from lconv_cli.models import num_params
 

@@ -52,11 +52,15 @@ def test_unknown_experiment_exits_2_with_valid_names(tmp_path):
 
 
 def test_bad_overrides_exit_2(tmp_path):
-    assert_one_line_error(lconv("run", "trainer.lrr=0.1", cwd=tmp_path), "unknown config key 'trainer.lrr'", "trainer.lr")
+    assert_one_line_error(
+        lconv("run", "trainer.lrr=0.1", cwd=tmp_path), "unknown config key 'trainer.lrr'", "trainer.lr"
+    )
     assert_one_line_error(lconv("run", "trainer.max_steps=many", cwd=tmp_path), "trainer.max_steps expects an integer")
     assert_one_line_error(lconv("run", "--bogus", cwd=tmp_path), "unknown option '--bogus'")
     assert_one_line_error(lconv("frobnicate", cwd=tmp_path), "unknown command")
-    assert_one_line_error(lconv("run", "-m", "seed=0,1", "--cfg", "job", cwd=tmp_path), "--cfg and -m cannot be combined")
+    assert_one_line_error(
+        lconv("run", "-m", "seed=0,1", "--cfg", "job", cwd=tmp_path), "--cfg and -m cannot be combined"
+    )
 
 
 def test_bash_completion(tmp_path):

@@ -26,8 +26,18 @@ MODELS = "lconv,cnn,fc,gcn,lconv_official,cnn_official,fc_official"
 
 def test_smoke_run_of_every_model(fake_root, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = lconv("run", "-m", "experiment=image_classification", f"model={MODELS}", "scale=smoke", "logger=none", "data.verify=false",
-                 f"hydra.sweep.dir={sweep}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    proc = lconv(
+        "run",
+        "-m",
+        "experiment=image_classification",
+        f"model={MODELS}",
+        "scale=smoke",
+        "logger=none",
+        "data.verify=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(fake_root)},
+    )
     assert proc.returncode == 0, proc.stderr
     rows = read_json(sweep / "summary.json")
     assert [r["status"] for r in rows] == ["ok"] * 7
@@ -43,19 +53,38 @@ def test_smoke_run_of_every_model(fake_root, tmp_path):
 
 def test_cifar_and_fashion_runs_on_fake_data(fake_root, tmp_path):
     sweep = tmp_path / "sweep"
-    proc = lconv("run", "-m", "experiment=image_classification", "dataset=fashion_mnist,cifar10,cifar100",
-                 "variant=plain,rotated", "model=lconv", "scale=smoke", "logger=none", "data.verify=false", f"hydra.sweep.dir={sweep}",
-                 cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    proc = lconv(
+        "run",
+        "-m",
+        "experiment=image_classification",
+        "dataset=fashion_mnist,cifar10,cifar100",
+        "variant=plain,rotated",
+        "model=lconv",
+        "scale=smoke",
+        "logger=none",
+        "data.verify=false",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(fake_root)},
+    )
     assert proc.returncode == 0, proc.stderr
     rows = read_json(sweep / "summary.json")
     assert [r["status"] for r in rows] == ["ok"] * 6
     cifar100 = [r for r in rows if "dataset=cifar100" in r["overrides"]]
-    assert all(r["metrics"]["num_params"] == 5 * 2 * 1024 * 8 + 6 * 3 * 16 + 6 * 16 + 1024 * 16 * 100 + 100 for r in cifar100)
+    assert all(
+        r["metrics"]["num_params"] == 5 * 2 * 1024 * 8 + 6 * 3 * 16 + 6 * 16 + 1024 * 16 * 100 + 100 for r in cifar100
+    )
 
 
 def test_missing_data_is_one_clear_line(tmp_path):
-    proc = lconv("run", "experiment=image_classification", "logger=none", f"paths.output_dir={tmp_path / 'run'}",
-                 cwd=tmp_path, env={"LCONV_DATA": str(tmp_path / "empty")})
+    proc = lconv(
+        "run",
+        "experiment=image_classification",
+        "logger=none",
+        f"paths.output_dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(tmp_path / "empty")},
+    )
     assert proc.returncode == 2
     assert "MNIST not found" in proc.stderr and "LCONV_DATA" in proc.stderr and "data.download=true" in proc.stderr
 
@@ -63,11 +92,19 @@ def test_missing_data_is_one_clear_line(tmp_path):
 def test_interrupted_image_run_resumes_to_the_same_numbers(fake_root, tmp_path):
     args = ["experiment=image_classification", "scale=smoke", "logger=none", "data.verify=false", "trainer.epochs=150"]
     env = {**os.environ, "WANDB_MODE": "disabled", "LCONV_DATA": str(fake_root)}
-    straight = lconv("run", *args, f"paths.output_dir={tmp_path / 'straight'}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    straight = lconv(
+        "run", *args, f"paths.output_dir={tmp_path / 'straight'}", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)}
+    )
     assert straight.returncode == 0, straight.stderr
     run_dir = tmp_path / "interrupted"
-    proc = subprocess.Popen([LCONV, "run", *args, f"paths.output_dir={run_dir}"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [LCONV, "run", *args, f"paths.output_dir={run_dir}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(run_dir / "run.log", "training started")
     time.sleep(0.5)
     proc.send_signal(signal.SIGINT)

@@ -18,8 +18,16 @@ def fake_root(tmp_path_factory):
 
 
 def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path):
-    proc = lconv("run", "experiment=lieconv_rotmnist", "group=SO2", *SMOKE, "data.verify=false", f"paths.output_dir={tmp_path / 'run'}",
-                 cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    proc = lconv(
+        "run",
+        "experiment=lieconv_rotmnist",
+        "group=SO2",
+        *SMOKE,
+        "data.verify=false",
+        f"paths.output_dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(fake_root)},
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
     assert 0 <= metrics["test_error"] <= 100 and metrics["steps"] == 2 and metrics["num_params"] > 0
@@ -28,7 +36,15 @@ def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path):
 
 
 def test_an_unknown_group_is_a_clear_error(fake_root, tmp_path):
-    proc = lconv("run", "experiment=lieconv_rotmnist", "group=SE3", *SMOKE, "data.verify=false", cwd=tmp_path, env={"LCONV_DATA": str(fake_root)})
+    proc = lconv(
+        "run",
+        "experiment=lieconv_rotmnist",
+        "group=SE3",
+        *SMOKE,
+        "data.verify=false",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(fake_root)},
+    )
     assert proc.returncode == 2
     assert "group=SE3 is not a group on R^2; choose one of Trivial, T2, SO2, RxSO2, SE2" in proc.stderr
 
@@ -36,8 +52,16 @@ def test_an_unknown_group_is_a_clear_error(fake_root, tmp_path):
 @needs_qm9
 @pytest.mark.parametrize("group", ["T3", "SE3", "SO3", "Trivial"])
 def test_qm9_smoke_run(tmp_path, group):
-    proc = lconv("run", "experiment=lieconv_qm9", f"group={group}", "data.target=U0", *SMOKE,
-                 f"data.cache_dir={tmp_path / 'cache'}", f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path)
+    proc = lconv(
+        "run",
+        "experiment=lieconv_qm9",
+        f"group={group}",
+        "data.target=U0",
+        *SMOKE,
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"paths.output_dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
     assert metrics["baseline_mae"] > 0 and metrics["test_mae"] > 0 and metrics["steps"] == 2

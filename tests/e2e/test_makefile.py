@@ -27,16 +27,31 @@ VENV = Path(sys.executable).parents[1]
 def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
     make = [
-        "make", f"VENV={VENV}", "-o", f"{VENV}/.installed", "-o", "install", "QUICK=1",
-        "IMAGE_DATASETS=mnist", "IMAGE_VARIANTS=plain,rotated_scrambled", "SEEDS=0,1",
+        "make",
+        f"VENV={VENV}",
+        "-o",
+        f"{VENV}/.installed",
+        "-o",
+        "install",
+        "QUICK=1",
+        "IMAGE_DATASETS=mnist",
+        "IMAGE_VARIANTS=plain,rotated_scrambled",
+        "SEEDS=0,1",
         "IMAGE_ARGS=trainer.epochs=1 data.train_subset=600 data.test_subset=200 data.verify=false",
         "LATENT_ARGS=data.verify=false trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
         "ROTMNIST_ARGS=data.verify=false model.k=16 model.num_layers=2 trainer.epochs=1 data.train_subset=50 data.val_size=20 data.test_subset=40",
         "QM9_ARGS=model.k=32 model.num_layers=2 trainer.epochs=1 data.train_subset=60 data.valid_subset=30 data.test_subset=30",
-        "SPRINGS_MODELS=T2 fc", f"SPRINGS_ARGS={SPRINGS_TINY} data.num_train=16 trainer.epochs=1",
-        "SPRINGS_SIZES=8,16", "SPRINGS_SIZE_MODELS=hlieresnet,fc", f"SPRINGS_SIZE_ARGS={SPRINGS_TINY} trainer.max_steps=2 trainer.log_every=1",
+        "SPRINGS_MODELS=T2 fc",
+        f"SPRINGS_ARGS={SPRINGS_TINY} data.num_train=16 trainer.epochs=1",
+        "SPRINGS_SIZES=8,16",
+        "SPRINGS_SIZE_MODELS=hlieresnet,fc",
+        f"SPRINGS_SIZE_ARGS={SPRINGS_TINY} trainer.max_steps=2 trainer.log_every=1",
     ]
-    env = {**os.environ, "LCONV_DATA": str(fake_idx_dataset(tmp_path / "data", num_train=600, num_test=200)), "WANDB_MODE": "disabled"}
+    env = {
+        **os.environ,
+        "LCONV_DATA": str(fake_idx_dataset(tmp_path / "data", num_train=600, num_test=200)),
+        "WANDB_MODE": "disabled",
+    }
     proc = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr
     for name in ("so2_generator-quick.pdf", "so2_generator-quick.png", "so2_generator-quick.metrics.json"):
@@ -52,8 +67,12 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         assert (tmp_path / "figures" / f"images_table-quick{suffix}").is_file(), suffix
     with open(tmp_path / "figures" / "images_table-quick.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["variant"], r["model"]) for r in rows] == [(v, m) for v in ("plain", "rotated_scrambled") for m in ("lconv", "cnn", "fc")]
-    assert {r["seeds"] for r in rows} == {"2"} and {r["num_params"] for r in rows if r["model"] == "lconv"} == {"188362"}
+    assert [(r["variant"], r["model"]) for r in rows] == [
+        (v, m) for v in ("plain", "rotated_scrambled") for m in ("lconv", "cnn", "fc")
+    ]
+    assert {r["seeds"] for r in rows} == {"2"} and {r["num_params"] for r in rows if r["model"] == "lconv"} == {
+        "188362"
+    }
     for suffix in (".pdf", ".png"):
         assert (tmp_path / "figures" / f"latent_flows-quick{suffix}").is_file(), suffix
     latent = json.loads((tmp_path / "figures" / "latent_flows-quick.metrics.json").read_text())
@@ -67,10 +86,18 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     with open(tmp_path / "figures" / "springs-quick.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["model"] for r in rows] == ["HLieResNet(T2)", "FC"] and all(float(r["rollout_mse"]) > 0 for r in rows)
-    for stem in ("springs-quick_trajectories", "springs-quick_momentum", "springs-quick_errors", "springs-quick_data_scaling"):
+    for stem in (
+        "springs-quick_trajectories",
+        "springs-quick_momentum",
+        "springs-quick_errors",
+        "springs-quick_data_scaling",
+    ):
         assert (tmp_path / "figures" / f"{stem}.png").is_file(), stem
     scaling = json.loads((tmp_path / "figures" / "springs-quick_data_scaling.metrics.json").read_text())
-    assert {label: sorted(sizes) for label, sizes in scaling.items()} == {"FC": ["16", "8"], "HLieResNet(T2)": ["16", "8"]}
+    assert {label: sorted(sizes) for label, sizes in scaling.items()} == {
+        "FC": ["16", "8"],
+        "HLieResNet(T2)": ["16", "8"],
+    }
     assert scaling["FC"]["8"]["seeds"] == 2
     again = subprocess.run([*make, "reproduce"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0 and "lconv run" not in again.stdout  # up to date: nothing reruns

@@ -3,15 +3,27 @@
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
-from tests.helpers import REPO
 
+from tests.helpers import REPO
 
 
 def test_wheel_contains_conf_and_experiments_and_runs_from_it(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(REPO)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (wheel,) = tmp_path.glob("lconv_cli-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
@@ -32,6 +44,8 @@ def test_wheel_contains_conf_and_experiments_and_runs_from_it(tmp_path):
         "assert lconv_cli.__file__.startswith(sys.argv[1]), lconv_cli.__file__; "
         "from lconv_cli.runner.cli import main; raise SystemExit(main(['run', 'scale=smoke', '--cfg', 'job']))"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(site)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(site)], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert "task: so2_discovery" in proc.stdout

@@ -84,13 +84,31 @@ def plugin_env(tmp_path_factory) -> dict[str, str]:
     only the ``lconv`` subprocesses given this environment see."""
     root = tmp_path_factory.mktemp("plugins")
     site = root / "site"
-    sources = [write_plugin(root, "lconv-toy-plugin", "toy_plugin", TOY_EXPERIMENT),
-               write_plugin(root, "lconv-toy-broken", "toy_broken", BROKEN_EXPERIMENT)]
+    sources = [
+        write_plugin(root, "lconv-toy-plugin", "toy_plugin", TOY_EXPERIMENT),
+        write_plugin(root, "lconv-toy-broken", "toy_broken", BROKEN_EXPERIMENT),
+    ]
     for source in sources:
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-             "--no-cache-dir", "--disable-pip-version-check", "--target", str(site), str(source)],
-            check=True, capture_output=True, text=True, cwd=root,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-index",
+                "--no-cache-dir",
+                "--disable-pip-version-check",
+                "--target",
+                str(site),
+                str(source),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=root,
         )
     return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
 
@@ -120,15 +138,23 @@ def test_plugin_rules_are_checked_and_keys_without_rules_pass(plugin_env, tmp_pa
     assert proc.returncode == 2
     assert proc.stderr.strip() == "lconv: error: toy.width must be a positive integer; got 0"
     assert not out.exists()
-    proc = lconv("run", "toy_plugin", *SMOKE, "toy.depth=-5", f"paths.output_dir={tmp_path / 'free'}",
-                 cwd=tmp_path, env=plugin_env)
+    proc = lconv(
+        "run",
+        "toy_plugin",
+        *SMOKE,
+        "toy.depth=-5",
+        f"paths.output_dir={tmp_path / 'free'}",
+        cwd=tmp_path,
+        env=plugin_env,
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_plugin_experiment_sweeps(plugin_env, tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = lconv("run", "-m", "toy_plugin", *SMOKE, "toy.width=2,4", f"hydra.sweep.dir={sweep_dir}",
-                 cwd=tmp_path, env=plugin_env)
+    proc = lconv(
+        "run", "-m", "toy_plugin", *SMOKE, "toy.width=2,4", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path, env=plugin_env
+    )
     assert proc.returncode == 0, proc.stderr
     rows = read_json(sweep_dir / "summary.json")
     assert [row["metrics"]["width_squared"] for row in rows] == [4.0, 16.0]

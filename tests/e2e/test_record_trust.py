@@ -23,8 +23,9 @@ def timeless(path: Path) -> dict:
 
 def popen(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
     full_env = {**os.environ, "WANDB_MODE": "disabled", **(env or {})}
-    return subprocess.Popen([LCONV, "run", *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [LCONV, "run", *args], cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def one_line_error(proc) -> str:
@@ -42,13 +43,14 @@ def run_error(proc) -> str:
     errors = [line for line in proc.stderr.splitlines() if "[ERROR]" in line]
     assert len(errors) == 1, proc.stderr
     return errors[0]
-# --- own directories -------------------------------------------------------------------------------
 
+
+# --- own directories -------------------------------------------------------------------------------
 
 
 def test_concurrent_runs_keep_whole_consistent_records(tmp_path):
     procs = {seed: popen(["so2_discovery", *SMOKE, f"seed={seed}"], cwd=tmp_path) for seed in (11, 12)}
-    for seed, proc in procs.items():
+    for proc in procs.values():
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     run_dirs = sorted((tmp_path / "outputs" / "so2_discovery").iterdir())
@@ -103,7 +105,9 @@ def kill_then_resume(tmp_path: Path, args: list[str], env: dict) -> tuple[Path, 
     proc = popen([*args, f"paths.output_dir={killed}"], cwd=tmp_path, env=env)
     deadline = time.monotonic() + 120
     while not (killed / "checkpoint.pt").is_file():
-        assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.poll() is not None else "timeout"
+        assert time.monotonic() < deadline and proc.poll() is None, (
+            proc.stderr.read() if proc.poll() is not None else "timeout"
+        )
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)
@@ -117,7 +121,13 @@ def kill_then_resume(tmp_path: Path, args: list[str], env: dict) -> tuple[Path, 
 
 def test_image_classification_survives_kill_9(tmp_path):
     root = fake_idx_dataset(tmp_path / "data", "MNIST", num_train=600, num_test=100)
-    args = ["experiment=image_classification", *SMOKE, "data.verify=false", "trainer.epochs=30", "trainer.checkpoint_every=3"]
+    args = [
+        "experiment=image_classification",
+        *SMOKE,
+        "data.verify=false",
+        "trainer.epochs=30",
+        "trainer.checkpoint_every=3",
+    ]
     straight, killed, step = kill_then_resume(tmp_path, args, {"LCONV_DATA": str(root)})
     total = read_json(straight / "metrics.json")["metrics"]["steps"]
     assert 0 < step < total, "the kill must land mid-training"
@@ -161,7 +171,9 @@ def test_resume_refuses_overrides_that_change_the_run(finished_run, tmp_path):
 
 def test_resume_accepts_safe_and_unchanged_overrides(finished_run, tmp_path):
     run_dir = copy_run(finished_run, tmp_path)
-    proc = lconv("run", "so2_discovery", f"resume={run_dir}", "seed=5", "logger=none", "trainer.progress=false", cwd=tmp_path)
+    proc = lconv(
+        "run", "so2_discovery", f"resume={run_dir}", "seed=5", "logger=none", "trainer.progress=false", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert timeless(run_dir / "metrics.json") == timeless(finished_run / "metrics.json")
 
@@ -191,11 +203,17 @@ def test_a_missing_checkpoint_is_one_line(finished_run, tmp_path):
 # --- refused values, unwritable paths, damaged data ------------------------------------------------
 
 
-@pytest.mark.parametrize("override, key", [
-    ("data.n=0", "data.n"), ("data.n=-3", "data.n"), ("trainer.batch_size=0", "trainer.batch_size"),
-    ("trainer.max_steps=0", "trainer.max_steps"), ("trainer.lr=-1", "trainer.lr"),
-    ("data.theta_range_deg=[45,0]", "data.theta_range_deg"),
-])
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("data.n=0", "data.n"),
+        ("data.n=-3", "data.n"),
+        ("trainer.batch_size=0", "trainer.batch_size"),
+        ("trainer.max_steps=0", "trainer.max_steps"),
+        ("trainer.lr=-1", "trainer.lr"),
+        ("data.theta_range_deg=[45,0]", "data.theta_range_deg"),
+    ],
+)
 def test_bad_values_are_refused_before_any_work(tmp_path, override, key):
     line = one_line_error(lconv("run", "so2_discovery", override, cwd=tmp_path))
     assert line.startswith(f"lconv: error: {key} must be")
@@ -211,7 +229,10 @@ def test_every_value_of_a_sweep_is_checked(tmp_path):
 def test_unwritable_output_paths_are_one_line(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    for override, key in ((f"paths.output_dir={blocker}/run", "paths.output_dir"), (f"paths.log_dir={blocker}/logs", "paths.log_dir")):
+    for override, key in (
+        (f"paths.output_dir={blocker}/run", "paths.output_dir"),
+        (f"paths.log_dir={blocker}/logs", "paths.log_dir"),
+    ):
         line = one_line_error(lconv("run", *SMOKE, override, cwd=tmp_path))
         assert str(blocker) in line and key in line
     line = one_line_error(lconv("run", "-m", *SMOKE, "seed=0,1", f"hydra.sweep.dir={blocker}/sweep", cwd=tmp_path))
@@ -227,11 +248,20 @@ def test_a_damaged_dataset_file_is_named(tmp_path, damage):
     data = bad.read_bytes()
     bad.write_bytes(data[: len(data) // 2] if damage == "truncate" else data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])
     env = {"LCONV_DATA": str(tmp_path / "data")}
-    proc = lconv("run", "experiment=image_classification", *SMOKE, f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path, env=env)
+    proc = lconv(
+        "run", "experiment=image_classification", *SMOKE, f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path, env=env
+    )
     line = run_error(proc)
     assert str(bad) in line and "damaged" in line and "MD5" in line
-    unchecked = lconv("run", "experiment=image_classification", *SMOKE, "data.verify=false",
-                      f"paths.output_dir={tmp_path / 'unchecked'}", cwd=tmp_path, env=env)
+    unchecked = lconv(
+        "run",
+        "experiment=image_classification",
+        *SMOKE,
+        "data.verify=false",
+        f"paths.output_dir={tmp_path / 'unchecked'}",
+        cwd=tmp_path,
+        env=env,
+    )
     assert str(bad) in run_error(unchecked)  # the reader names it too (gzip or IDX header)
 
 
@@ -249,8 +279,14 @@ def test_caches_go_to_the_cache_dir_not_the_data_root(compose_cfg, tmp_path, mon
 
     data_root = tmp_path / "data"
     data_root.mkdir()
-    proc = lconv("run", "experiment=lieconv_springs", *SMOKE, f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path,
-                 env={"LCONV_DATA": str(data_root), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    proc = lconv(
+        "run",
+        "experiment=lieconv_springs",
+        *SMOKE,
+        f"paths.output_dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(data_root), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
     assert proc.returncode == 0, proc.stderr
     assert list(data_root.iterdir()) == []
     assert list((tmp_path / "cache" / "lconv" / "springs").glob("*.pt"))
@@ -258,14 +294,22 @@ def test_caches_go_to_the_cache_dir_not_the_data_root(compose_cfg, tmp_path, mon
 
 def test_the_recorded_config_is_what_ran_and_reruns_to_the_same_metrics(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
-    proc = lconv("run", "experiment=lieconv_springs", *SMOKE, f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path, env=env)
+    proc = lconv(
+        "run", "experiment=lieconv_springs", *SMOKE, f"paths.output_dir={tmp_path / 'run'}", cwd=tmp_path, env=env
+    )
     assert proc.returncode == 0, proc.stderr
     config = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     trainer = config["trainer"]
     assert trainer["max_steps"] == 2 and trainer["log_every"] == 2 and trainer["checkpoint_every"] == 2
     assert trainer["lr"] == 0.001 and isinstance(config["num_threads"], int) and config["device"] == "cpu"
-    rerun = subprocess.run([LCONV, "rerun", str(tmp_path / "run")], cwd=tmp_path, capture_output=True, text=True,
-                           env={**os.environ, "WANDB_MODE": "disabled", **env}, timeout=300)
+    rerun = subprocess.run(
+        [LCONV, "rerun", str(tmp_path / "run")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WANDB_MODE": "disabled", **env},
+        timeout=300,
+    )
     assert rerun.returncode == 0, rerun.stderr
     (new_dir,) = (tmp_path / "outputs" / "lieconv_springs").iterdir()
     assert timeless(new_dir / "metrics.json") == timeless(tmp_path / "run" / "metrics.json")
@@ -284,8 +328,18 @@ LONG_JOB = ["data.n=5", "model.exp_method=recursive", "model.recursion_steps=4",
 def test_an_interrupted_sweep_writes_its_summary(tmp_path):
     sweep = tmp_path / "sweep"
     # Job 0 is short; job 1 is still training when SIGTERM arrives; job 2 never starts.
-    proc = popen(["-m", *SMOKE, "trainer.max_steps=60,6000,60", "seed=3", f"hydra.sweep.dir={sweep}", *LONG_JOB,
-                  "trainer.log_every=20"], cwd=tmp_path)
+    proc = popen(
+        [
+            "-m",
+            *SMOKE,
+            "trainer.max_steps=60,6000,60",
+            "seed=3",
+            f"hydra.sweep.dir={sweep}",
+            *LONG_JOB,
+            "trainer.log_every=20",
+        ],
+        cwd=tmp_path,
+    )
     wait_for(sweep / "1" / "run.log", "training started", timeout=240)
     time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
@@ -296,8 +350,9 @@ def test_an_interrupted_sweep_writes_its_summary(tmp_path):
     assert "trainer.max_steps=60" in rows[2]["overrides"]
     csv_text = (sweep / "summary.csv").read_text()
     assert "interrupted" in csv_text and "not_started" in csv_text
-# --- CPU threads -----------------------------------------------------------------------------------
 
+
+# --- CPU threads -----------------------------------------------------------------------------------
 
 
 def test_the_thread_count_is_recorded_and_kept_on_resume(finished_run, tmp_path):
@@ -307,4 +362,6 @@ def test_the_thread_count_is_recorded_and_kept_on_resume(finished_run, tmp_path)
     from lconv_cli.runner.cli import resume_overrides
 
     assert f"num_threads={recorded}" in resume_overrides([f"resume={run_dir}"])
-    assert "num_threads" in one_line_error(lconv("run", f"resume={run_dir}", f"num_threads={recorded + 1}", cwd=tmp_path))
+    assert "num_threads" in one_line_error(
+        lconv("run", f"resume={run_dir}", f"num_threads={recorded + 1}", cwd=tmp_path)
+    )

@@ -8,8 +8,15 @@ import time
 from tests.helpers import LCONV, SMOKE, lconv, read_json, wait_for
 
 # Long enough that the signal lands mid-training, short enough for the fast suite.
-RESUMABLE = [*SMOKE, "data.n=5", "model.exp_method=recursive", "model.recursion_steps=4", "trainer.batch_size=64",
-             "trainer.max_steps=6000", "trainer.checkpoint_every=0"]
+RESUMABLE = [
+    *SMOKE,
+    "data.n=5",
+    "model.exp_method=recursive",
+    "model.recursion_steps=4",
+    "trainer.batch_size=64",
+    "trainer.max_steps=6000",
+    "trainer.checkpoint_every=0",
+]
 
 
 def test_interrupt_then_resume_equals_uninterrupted(tmp_path):
@@ -19,8 +26,14 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path):
 
     run_dir = tmp_path / "interrupted"
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    proc = subprocess.Popen([LCONV, "run", *RESUMABLE, f"paths.output_dir={run_dir}"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [LCONV, "run", *RESUMABLE, f"paths.output_dir={run_dir}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(run_dir / "run.log", "training started")
     time.sleep(0.3)
     proc.send_signal(signal.SIGINT)
@@ -47,8 +60,14 @@ def test_interrupt_then_resume_equals_uninterrupted(tmp_path):
 def test_sigterm_also_checkpoints(tmp_path):
     run_dir = tmp_path / "run"
     env = {**os.environ, "WANDB_MODE": "disabled"}
-    proc = subprocess.Popen([LCONV, "run", *RESUMABLE, f"paths.output_dir={run_dir}"], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [LCONV, "run", *RESUMABLE, f"paths.output_dir={run_dir}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     wait_for(run_dir / "run.log", "training started")
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=120)
@@ -64,8 +83,14 @@ def test_resume_needs_a_run_directory(tmp_path):
 
 def test_wandb_offline_writes_a_run_directory(tmp_path):
     run_dir = tmp_path / "run"
-    proc = lconv("run", "scale=smoke", "logger=wandb", f"paths.output_dir={run_dir}", cwd=tmp_path,
-                 env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""})
+    proc = lconv(
+        "run",
+        "scale=smoke",
+        "logger=wandb",
+        f"paths.output_dir={run_dir}",
+        cwd=tmp_path,
+        env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""},
+    )
     assert proc.returncode == 0, proc.stderr
     (offline_run,) = (run_dir / "wandb").glob("offline-run-*")
     assert list(offline_run.glob("*.wandb")), "no .wandb log file"
@@ -75,8 +100,16 @@ def test_wandb_offline_writes_a_run_directory(tmp_path):
 
 def test_wandb_sweep_gives_one_run_per_job(tmp_path):
     sweep_dir = tmp_path / "sweep"
-    proc = lconv("run", "-m", "scale=smoke", "logger=wandb", "seed=0,1", f"hydra.sweep.dir={sweep_dir}", cwd=tmp_path,
-                 env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""})
+    proc = lconv(
+        "run",
+        "-m",
+        "scale=smoke",
+        "logger=wandb",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep_dir}",
+        cwd=tmp_path,
+        env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""},
+    )
     assert proc.returncode == 0, proc.stderr
     runs = [list((sweep_dir / job / "wandb").glob("offline-run-*")) for job in ("0", "1")]
     assert [len(r) for r in runs] == [1, 1]

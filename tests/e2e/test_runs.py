@@ -19,7 +19,14 @@ def test_smoke_run_writes_the_record(tmp_path):
     proc = lconv("run", "so2_discovery", *SMOKE, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = (tmp_path / "outputs" / "so2_discovery").iterdir()  # outputs/<experiment>/<timestamp>/
-    for name in ("config.yaml", "metrics.json", "run.log", "checkpoint.pt", "figures/so2_generator.png", "figures/so2_generator.pdf"):
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "run.log",
+        "checkpoint.pt",
+        "figures/so2_generator.png",
+        "figures/so2_generator.pdf",
+    ):
         assert (run_dir / name).is_file(), name
     record = read_json(run_dir / "metrics.json")
     assert set(record) >= {"experiment", "status", "seed", "wall_seconds", "metrics", "versions", "device"}
@@ -34,7 +41,7 @@ def test_smoke_run_writes_the_record(tmp_path):
     assert 0.0 <= metrics["generator_cos_data"] <= 1.0
     assert metrics["steps"] == 60 and metrics["num_params"] == 49 * 49
     config_text = (run_dir / "config.yaml").read_text()
-    assert "${" not in config_text and str(run_dir.resolve()) in config_text or str(run_dir) in config_text
+    assert ("${" not in config_text and str(run_dir.resolve()) in config_text) or str(run_dir) in config_text
     assert "training started" in (run_dir / "run.log").read_text()
     assert "generator_cos_data" in proc.stdout  # results table
 

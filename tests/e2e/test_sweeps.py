@@ -37,7 +37,7 @@ def test_failing_job_does_not_stop_the_sweep(tmp_path):
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path):
-    proc, sweep_dir, rows = run_sweep(tmp_path, "-m", *SMOKE, "launcher=joblib", "seed=0,1")
+    proc, _sweep_dir, rows = run_sweep(tmp_path, "-m", *SMOKE, "launcher=joblib", "seed=0,1")
     assert proc.returncode == 0, proc.stderr
     assert [row["status"] for row in rows] == ["ok", "ok"]
     assert "Joblib" in proc.stderr + proc.stdout

@@ -22,7 +22,7 @@ def test_rotation_pairs_are_seeded_and_exact():
     assert torch.equal(a.f, b.f) and torch.equal(a.theta, b.theta) and torch.equal(a.g, b.g)
     assert a.f.shape == (64, 25) and a.f.dtype == torch.float32
     assert float(a.f.min()) >= -0.5 and float(a.f.max()) < 0.5
-    assert 0.0 <= float(a.theta.min()) and float(a.theta.max()) < math.radians(30.0)
+    assert float(a.theta.min()) >= 0.0 and float(a.theta.max()) < math.radians(30.0)
     rot = torch.linalg.matrix_exp(float(a.theta[0]) * rotation_generator_2d(5))
     torch.testing.assert_close(a.g[0].double(), rot @ a.f[0].double(), rtol=0, atol=1e-6)
     # exp(θL) is orthogonal: norms are kept.
@@ -74,7 +74,7 @@ def test_cifar_batches_round_trip(tmp_path, name):
     x, y = load_cifar_dataset(name, tmp_path, train=False, verify=False)
     assert torch.equal(x, torch.from_numpy(test_images)) and y.tolist() == [9, 0, 4] and y.dtype == torch.int64
     (base / train_files[-1]).unlink()
-    with pytest.raises(DataMissingError, match="data.download=true") as info:
+    with pytest.raises(DataMissingError, match=r"data.download=true") as info:
         load_cifar_dataset(name, tmp_path, train=True, verify=False)
     assert str(base / train_files[-1]) in str(info.value) and "\n" not in str(info.value)
 

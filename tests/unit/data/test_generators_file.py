@@ -10,7 +10,11 @@ from lconv_cli.errors import UserError
 def test_generators_file_round_trip_and_errors(tmp_path):
     gens = torch.randn(2, 9, 9, dtype=torch.float64)
     path = save_generators(tmp_path / "g.pt", gens, [3, 3], ["a", "b"], {"task": "t"})
-    data = load_generators(tmp_path, dim=9, count=2) if path.name == "generators.pt" else load_generators(path, dim=9, count=2)
+    data = (
+        load_generators(tmp_path, dim=9, count=2)
+        if path.name == "generators.pt"
+        else load_generators(path, dim=9, count=2)
+    )
     torch.testing.assert_close(data["generators"], gens, rtol=0, atol=0)
     assert data["names"] == ["a", "b"] and data["shape"] == [3, 3] and data["source"] == {"task": "t"}
     with pytest.raises(UserError, match="needs 16"):

@@ -21,10 +21,15 @@ def test_rotated_mnist_protocol_is_seeded_and_disjoint(fake_root):
     again, _ = make_rotated_mnist(fake_root, seed=0, verify=False)
     other, _ = make_rotated_mnist(fake_root, seed=1, verify=False)
     assert "seeded" in source
-    train_x, train_y = splits["train"]
+    train_x, _train_y = splits["train"]
     test_x, _ = splits["test"]
     assert len(train_x) == 310 * 12 // 62 and len(test_x) == 310 - len(train_x)  # the 12k : 50k proportion
-    assert train_x.shape[1:] == (1, 28, 28) and train_x.dtype == torch.float32 and 0 <= train_x.min() and train_x.max() <= 1
+    assert (
+        train_x.shape[1:] == (1, 28, 28)
+        and train_x.dtype == torch.float32
+        and train_x.min() >= 0
+        and train_x.max() <= 1
+    )
     assert torch.equal(train_x, again["train"][0]) and not torch.equal(train_x, other["train"][0])
 
 
@@ -48,4 +53,7 @@ def test_original_larochelle_files_are_preferred(tmp_path, as_zip):
     splits, source = make_rotated_mnist(tmp_path)
     assert source.startswith("mnist_rotation_new")
     assert splits["train"][0].shape == (3, 1, 28, 28) and splits["test"][1].tolist() == [0, 1]
-    assert torch.allclose(splits["train"][0][1].flatten(), torch.tensor([float(v) for v in texts[next(iter(texts))].splitlines()[1].split()[:784]]))
+    assert torch.allclose(
+        splits["train"][0][1].flatten(),
+        torch.tensor([float(v) for v in texts[next(iter(texts))].splitlines()[1].split()[:784]]),
+    )

@@ -20,7 +20,12 @@ def test_systems_are_seeded_nested_and_momentum_free():
     assert not torch.equal(first[0], draw_systems(settings, "test", 6)[0])
     masses, springs, z0, starts = first
     assert float(z0[:, 1].sum(1).abs().max()) < 1e-15  # each system's own total momentum is zero
-    assert 0.1 <= float(masses.min()) and float(masses.max()) <= 3.1 and 0 <= float(springs.min()) and float(springs.max()) <= 5
+    assert (
+        float(masses.min()) >= 0.1
+        and float(masses.max()) <= 3.1
+        and float(springs.min()) >= 0
+        and float(springs.max()) <= 5
+    )
     assert int(starts.max()) <= 50 - 5 - 1
 
 

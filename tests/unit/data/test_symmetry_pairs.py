@@ -28,7 +28,9 @@ def first_order_error(name: str, interpolation: str, n: int = 28, eps: float = 1
     """‖(T_ε x − T_−ε x)/2ε − G x‖ / ‖G x‖ on the smooth image, G the field's SW operator (normalised coordinates)."""
     image = smooth_image(n)
     coeffs = field_vector(FAMILIES[name])
-    moved = transform_images(image[None].repeat(2, 1, 1), coeffs, torch.tensor([eps, -eps], dtype=torch.float64), interpolation)
+    moved = transform_images(
+        image[None].repeat(2, 1, 1), coeffs, torch.tensor([eps, -eps], dtype=torch.float64), interpolation
+    )
     derivative = (moved[0] - moved[1]).reshape(-1) / (2 * eps)
     operator = torch.einsum("k,kij->ij", coeffs, field_basis_2d(n, "quadratic", normalised=True))
     expected = operator @ image.reshape(-1)
@@ -67,12 +69,23 @@ def test_different_image_partners_share_the_class():
 
 
 def test_pairs_same_and_different_image():
-    images = torch.stack([smooth_image(16).float(), smooth_image(16, 0.3).float(), smooth_image(16, 0.2).float(), smooth_image(16, 0.35).float()])
+    images = torch.stack(
+        [
+            smooth_image(16).float(),
+            smooth_image(16, 0.3).float(),
+            smooth_image(16, 0.2).float(),
+            smooth_image(16, 0.35).float(),
+        ]
+    )
     labels = torch.tensor([0, 0, 1, 1])
     coeffs = field_vector({"rotation": 1.0})
-    same, mean, std = make_symmetry_pairs(images, labels, coeffs, "uniform", -0.5, 0.5, "same_image", torch.Generator().manual_seed(0))
+    same, mean, std = make_symmetry_pairs(
+        images, labels, coeffs, "uniform", -0.5, 0.5, "same_image", torch.Generator().manual_seed(0)
+    )
     assert torch.equal(same.source, torch.arange(4))
     expected = transform_images(images, coeffs, same.t.double())
     assert torch.allclose(same.xt, ((expected - mean) / std).reshape(4, -1), atol=1e-5)
-    other, _, _ = make_symmetry_pairs(images, labels, coeffs, "uniform", -0.5, 0.5, "different_image", torch.Generator().manual_seed(0))
+    other, _, _ = make_symmetry_pairs(
+        images, labels, coeffs, "uniform", -0.5, 0.5, "different_image", torch.Generator().manual_seed(0)
+    )
     assert torch.equal(other.source, torch.tensor([1, 0, 3, 2]))

@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from lconv_cli.experiments.algebra_discovery import discovered_subspace, polish
 
+from lconv_cli.experiments.algebra_discovery import discovered_subspace, polish
 from lconv_cli.lie import closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import ALGEBRAS, invariant_gradients
 
@@ -16,8 +16,12 @@ def test_dimension_detection_sees_the_gap():
     grads = invariant_gradients(case, points)
     extra = torch.randn(1, 3, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     mixed = torch.cat([case.basis(), extra])
-    mixed = torch.einsum("ab,bij->aij", torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)))[0], mixed)
-    found, evals, gap = discovered_subspace(mixed, points, grads, case, tol=1e-6)
+    mixed = torch.einsum(
+        "ab,bij->aij",
+        torch.linalg.qr(torch.randn(4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(4)))[0],
+        mixed,
+    )
+    found, _evals, gap = discovered_subspace(mixed, points, grads, case, tol=1e-6)
     assert found.shape[0] == 3 and gap > 1e6
     assert subspace_similarity(found, case.basis()) == pytest.approx(1.0, abs=1e-12)
     found, _, gap = discovered_subspace(case.basis(), points, grads, case, tol=1e-6)

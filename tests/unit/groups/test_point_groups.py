@@ -35,18 +35,25 @@ def random_axis_angles(n: int, seed: int = 0) -> torch.Tensor:
     g = RNG(seed)
     axis = torch.randn(n, 3, generator=g, dtype=torch.float64)
     axis = axis / axis.norm(dim=-1, keepdim=True)
-    angles = torch.cat([torch.rand(n - 6, generator=g, dtype=torch.float64) * math.pi,
-                        torch.tensor([0.0, 1e-9, 1e-4, 0.069, math.pi - 1e-3, math.pi - 1e-7], dtype=torch.float64)])
+    angles = torch.cat(
+        [
+            torch.rand(n - 6, generator=g, dtype=torch.float64) * math.pi,
+            torch.tensor([0.0, 1e-9, 1e-4, 0.069, math.pi - 1e-3, math.pi - 1e-7], dtype=torch.float64),
+        ]
+    )
     return axis * angles[:, None]
 
 
-@pytest.mark.parametrize("fn,closed", [
-    (sinc, lambda t: torch.sin(t) / t),
-    (cosc, lambda t: (1 - torch.cos(t)) / t**2),
-    (sincc, lambda t: (t - torch.sin(t)) / t**3),
-    (half_cot, lambda t: (t / 2) / torch.tan(t / 2)),
-    (coscc, lambda t: (1 - t * torch.sin(t) / (2 * (1 - torch.cos(t)))) / t**2),
-])
+@pytest.mark.parametrize(
+    "fn,closed",
+    [
+        (sinc, lambda t: torch.sin(t) / t),
+        (cosc, lambda t: (1 - torch.cos(t)) / t**2),
+        (sincc, lambda t: (t - torch.sin(t)) / t**3),
+        (half_cot, lambda t: (t / 2) / torch.tan(t / 2)),
+        (coscc, lambda t: (1 - t * torch.sin(t) / (2 * (1 - torch.cos(t)))) / t**2),
+    ],
+)
 def test_series_branches_match_closed_forms_at_the_switch(fn, closed):
     t = torch.tensor([0.07, 0.5, 2.0, -1.0], dtype=torch.float64)
     assert torch.allclose(fn(t), closed(t), rtol=1e-12, atol=0)
@@ -59,7 +66,9 @@ def test_so3_exp_is_the_matrix_exponential_and_log_inverts_it():
     omega = random_axis_angles(200)
     rotation = so3_exp(omega)
     assert torch.allclose(rotation, torch.linalg.matrix_exp(hat(omega)), atol=1e-12)
-    assert torch.allclose(rotation @ rotation.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(200, 3, 3), atol=1e-12)
+    assert torch.allclose(
+        rotation @ rotation.transpose(-1, -2), torch.eye(3, dtype=torch.float64).expand(200, 3, 3), atol=1e-12
+    )
     assert (so3_log(rotation) - omega).abs().max() < 1e-6
     assert torch.allclose(so3_exp(so3_log(rotation)), rotation, atol=1e-12)
 
@@ -89,7 +98,12 @@ def test_se3_exp_matches_the_matrix_exponential_and_round_trips():
 
 def test_se2_exp_matches_the_matrix_exponential_and_round_trips():
     g = RNG(3)
-    theta = torch.cat([(torch.rand(97, generator=g, dtype=torch.float64) * 2 - 1) * math.pi, torch.tensor([0.0, 1e-8, 0.05], dtype=torch.float64)])
+    theta = torch.cat(
+        [
+            (torch.rand(97, generator=g, dtype=torch.float64) * 2 - 1) * math.pi,
+            torch.tensor([0.0, 1e-8, 0.05], dtype=torch.float64),
+        ]
+    )
     xi = torch.cat([theta[:, None], torch.randn(100, 2, generator=g, dtype=torch.float64) * 3], -1)
     twist = torch.zeros(100, 3, 3, dtype=torch.float64)
     twist[:, 0, 1], twist[:, 1, 0], twist[:, :2, 2] = -theta, theta, xi[:, 1:]
@@ -157,7 +171,9 @@ def test_pair_coordinates_and_distance_are_left_invariant(group):
     assert (dist(elems) >= 0).all()
 
 
-@pytest.mark.parametrize("group", [Translations(2), SO2(), RxSO2(), SE2(), Translations(3), SO3(), SE3()], ids=lambda g: g.name)
+@pytest.mark.parametrize(
+    "group", [Translations(2), SO2(), RxSO2(), SE2(), Translations(3), SO3(), SE3()], ids=lambda g: g.name
+)
 def test_lifting_is_equivariant_up_to_the_stabiliser(group):
     """lift(g·x) and g·lift(x) stand for the same points g·x, with the same orbit ids."""
     x = torch.randn(3, 5, group.dim, generator=RNG(8), dtype=torch.float64) + 0.2

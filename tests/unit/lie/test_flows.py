@@ -63,7 +63,9 @@ def test_flows_are_one_parameter_groups(points):
 
 
 def test_sct_direction_reads_pure_scts_only():
-    assert torch.allclose(sct_direction(field_vector({"sct_x": 2.0, "sct_y": -1.0})), torch.tensor([2.0, -1.0], dtype=torch.float64))
+    assert torch.allclose(
+        sct_direction(field_vector({"sct_x": 2.0, "sct_y": -1.0})), torch.tensor([2.0, -1.0], dtype=torch.float64)
+    )
     assert sct_direction(field_vector({"sct_x": 1.0, "translation_x": 1.0})) is None
     assert sct_direction(field_vector({"rotation": 1.0})) is None or field_vector({"rotation": 1.0})[3:].abs().sum() > 0
 
@@ -85,7 +87,13 @@ def test_basis_expansion_of_each_true_field_is_recovered_from_its_vector_field(n
 
 def test_sct_coefficients_are_the_derived_ones():
     root6 = math.sqrt(6)
-    assert torch.allclose(field_coefficients("sct_x", "quadratic"), torch.tensor([0, 0, 0, 1, 0, -1, 0, 0, 0, 0, 2, 0], dtype=torch.float64) / root6)
-    assert torch.allclose(field_coefficients("sct_y", "quadratic"), torch.tensor([0, 0, 0, 0, 2, 0, 0, 0, 0, -1, 0, 1], dtype=torch.float64) / root6)
+    assert torch.allclose(
+        field_coefficients("sct_x", "quadratic"),
+        torch.tensor([0, 0, 0, 1, 0, -1, 0, 0, 0, 0, 2, 0], dtype=torch.float64) / root6,
+    )
+    assert torch.allclose(
+        field_coefficients("sct_y", "quadratic"),
+        torch.tensor([0, 0, 0, 0, 2, 0, 0, 0, 0, -1, 0, 1], dtype=torch.float64) / root6,
+    )
     with pytest.raises(ValueError, match="not in the affine basis"):
         field_coefficients("sct_x", "affine")

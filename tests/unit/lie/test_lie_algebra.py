@@ -47,8 +47,12 @@ def test_named_fields_match_the_direct_operators(basis):
     n = 7
     ops = field_basis_2d(n, basis)
     dx, dy = derivative_operators_2d(n)
-    for name, direct in [("rotation", rotation_generator_2d(n)), ("scaling", scaling_generator_2d(n)),
-                         ("translation_x", dx), ("translation_y", dy)]:
+    for name, direct in [
+        ("rotation", rotation_generator_2d(n)),
+        ("scaling", scaling_generator_2d(n)),
+        ("translation_x", dx),
+        ("translation_y", dy),
+    ]:
         c = field_coefficients(name, basis)
         assert float(c.norm()) == pytest.approx(1.0)
         assert generator_cos(combine(c, ops), direct) == pytest.approx(1.0, abs=1e-12)
@@ -63,7 +67,9 @@ def test_sct_coefficients_and_operator():
     x, y = (torch.diagonal(op) for op in coordinate_operators_2d(n))
     dx, dy = derivative_operators_2d(n)
     direct = torch.diag(x**2 - y**2) @ dx + torch.diag(2 * x * y) @ dy
-    assert generator_cos(combine(field_coefficients("sct_x", "quadratic"), field_basis_2d(n, "quadratic")), direct) == pytest.approx(1.0, abs=1e-12)
+    assert generator_cos(
+        combine(field_coefficients("sct_x", "quadratic"), field_basis_2d(n, "quadratic")), direct
+    ) == pytest.approx(1.0, abs=1e-12)
     with pytest.raises(ValueError, match="not in the affine basis"):
         field_coefficients("sct_x", "affine")
 
@@ -75,10 +81,14 @@ def test_bilinear_matrix_is_the_grid_sample_operation():
     n = 7
     image = torch.rand(1, 1, n, n, generator=torch.Generator().manual_seed(0), dtype=F64)
     theta = 0.4
-    affine = torch.tensor([[[math.cos(theta), math.sin(theta), 0.0], [-math.sin(theta), math.cos(theta), 0.0]]], dtype=F64)
+    affine = torch.tensor(
+        [[[math.cos(theta), math.sin(theta), 0.0], [-math.sin(theta), math.cos(theta), 0.0]]], dtype=F64
+    )
     grid = F.affine_grid(affine, [1, 1, n, n], align_corners=False)
     direct = F.grid_sample(image, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    torch.testing.assert_close(bilinear_rotation_matrix(n, theta) @ image.reshape(-1), direct.reshape(-1), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        bilinear_rotation_matrix(n, theta) @ image.reshape(-1), direct.reshape(-1), rtol=0, atol=1e-12
+    )
     torch.testing.assert_close(bilinear_rotation_matrix(n, 0.0), torch.eye(n * n, dtype=F64), rtol=0, atol=1e-12)
 
 

@@ -14,9 +14,8 @@ from lconv_cli.lie import (
     real_logm,
     rotation_generator_2d,
 )
-from lconv_cli.lie.expm import spectral_norm_estimate
+from lconv_cli.lie.expm import antisymmetric_expm_action, spectral_norm_estimate
 from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, lstsq_transformation
-from lconv_cli.lie.expm import antisymmetric_expm_action
 
 
 @pytest.mark.parametrize("n, expected", [(7, 0.2699), (20, 0.0123)])
@@ -84,9 +83,13 @@ def test_closed_form_recovers_a_group_generator(fixed):
     ref = rotation_generator_2d(5)
     num = 4000  # the closed form uses the 300 smallest angles: their spread (0 to 0.06 rad) sets its error
     g = torch.Generator().manual_seed(4)
-    theta = torch.full((num,), 0.3, dtype=torch.float64) if fixed else torch.rand(num, generator=g, dtype=torch.float64) * 0.8
+    theta = (
+        torch.full((num,), 0.3, dtype=torch.float64)
+        if fixed
+        else torch.rand(num, generator=g, dtype=torch.float64) * 0.8
+    )
     f, theta, gimg = _group_pairs(ref, theta, num, 5)
-    lmat, transform, theta_bar = closed_form_generator(f, theta, gimg)
+    lmat, _transform, _theta_bar = closed_form_generator(f, theta, gimg)
     assert generator_cos(lmat, ref) == pytest.approx(1.0, abs=1e-9 if fixed else 1e-7)
     torch.testing.assert_close(lmat, ref, rtol=0, atol=1e-6 if fixed else 3e-3)
 
@@ -94,7 +97,9 @@ def test_closed_form_recovers_a_group_generator(fixed):
 def test_lstsq_transformation_is_exact_at_one_angle():
     ref = rotation_generator_2d(4)
     f, theta, gimg = _group_pairs(ref, torch.full((100,), 0.5, dtype=torch.float64), 100, 6)
-    torch.testing.assert_close(lstsq_transformation(f, gimg, theta), torch.linalg.matrix_exp(0.5 * ref), rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        lstsq_transformation(f, gimg, theta), torch.linalg.matrix_exp(0.5 * ref), rtol=0, atol=1e-12
+    )
 
 
 def test_best_scale_residual_finds_the_scale():

@@ -29,7 +29,9 @@ def test_derivatives_act_on_the_right_axes():
     w = 2 * math.pi / n
     k = torch.arange(n, dtype=torch.float64)
     f = torch.sin(w * k)[None, :].expand(n, n)  # varies along columns (x) only
-    torch.testing.assert_close((dx @ f.reshape(-1)).reshape(n, n), (w * torch.cos(w * k))[None, :].expand(n, n), rtol=0, atol=1e-11)
+    torch.testing.assert_close(
+        (dx @ f.reshape(-1)).reshape(n, n), (w * torch.cos(w * k))[None, :].expand(n, n), rtol=0, atol=1e-11
+    )
     torch.testing.assert_close(dy @ f.reshape(-1), torch.zeros(n * n, dtype=torch.float64), rtol=0, atol=1e-11)
 
 

@@ -44,7 +44,9 @@ def test_derivative_is_exact_on_band_limited_signals(n):
         w = 2 * math.pi * p / n
         torch.testing.assert_close(d @ torch.sin(w * x), w * torch.cos(w * x), rtol=0, atol=1e-11)
         torch.testing.assert_close(d @ torch.cos(w * x), -w * torch.sin(w * x), rtol=0, atol=1e-11)
-    torch.testing.assert_close(d @ torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(
+        d @ torch.ones(n, dtype=torch.float64), torch.zeros(n, dtype=torch.float64), atol=1e-12, rtol=0
+    )
 
 
 @pytest.mark.parametrize("n", SIZES)
@@ -97,7 +99,9 @@ def test_shift_group_law_and_its_nyquist_defect(n, nyquist):
 @pytest.mark.parametrize("n", [3, 7, 21])
 def test_odd_shift_is_exponential_of_derivative(n):
     for z in (0.25, 1.5, -2.7):
-        torch.testing.assert_close(sw_shift_matrix(n, z), torch.linalg.matrix_exp(z * sw_derivative_matrix(n)), rtol=0, atol=1e-11)
+        torch.testing.assert_close(
+            sw_shift_matrix(n, z), torch.linalg.matrix_exp(z * sw_derivative_matrix(n)), rtol=0, atol=1e-11
+        )
 
 
 def test_bad_nyquist_choice_is_rejected():

@@ -39,7 +39,9 @@ def test_hlieresnet_potential_is_invariant_and_conserves_its_momentum(group):
         assert float(field[:, 1].sum(1).abs().max() / field[:, 1].abs().max()) < 1e-12
     else:  # dL/dt = Σ q̇ × p + q × ṗ = 0
         q, p, dq, dp = z[:, 0], z[:, 1], field[:, 0], field[:, 1]
-        torque = (dq[..., 0] * p[..., 1] - dq[..., 1] * p[..., 0] + q[..., 0] * dp[..., 1] - q[..., 1] * dp[..., 0]).sum(1)
+        torque = (
+            dq[..., 0] * p[..., 1] - dq[..., 1] * p[..., 0] + q[..., 0] * dp[..., 1] - q[..., 1] * dp[..., 0]
+        ).sum(1)
         assert float(torque.abs().max() / (q.norm(dim=-1) * dp.norm(dim=-1)).sum(1).max()) < 1e-12
 
 
@@ -51,19 +53,27 @@ def test_the_trivial_group_is_not_translation_invariant():
     moved = z.clone()
     moved[:, 0] += 0.5
     with torch.no_grad():
-        assert float((model.hamiltonian(moved, params) - model.hamiltonian(z, params)).abs().max()) > 1e-8  # rounding would be ~1e-16
+        assert (
+            float((model.hamiltonian(moved, params) - model.hamiltonian(z, params)).abs().max()) > 1e-8
+        )  # rounding would be ~1e-16
     centred = HamiltonianLieResNet(make_group("Trivial", 2), k=32, num_layers=2, center=True).double().eval()
     with torch.no_grad():
-        torch.testing.assert_close(centred.hamiltonian(moved, params), centred.hamiltonian(z, params), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            centred.hamiltonian(moved, params), centred.hamiltonian(z, params), rtol=1e-12, atol=1e-12
+        )
 
 
-@pytest.mark.parametrize("make_model", [
-    lambda: HamiltonianLieResNet(make_group("T2", 2), k=16, num_layers=1),
-    lambda: HamiltonianFC(6, hidden=[16]),
-    lambda: HamiltonianGraph(hidden=8, num_layers=2),
-    lambda: FCDynamics(6, hidden=[16]),
-    lambda: GraphDynamics(hidden=8, num_layers=2),
-], ids=["hlieresnet", "hfc", "hogn", "fc", "ogn"])
+@pytest.mark.parametrize(
+    "make_model",
+    [
+        lambda: HamiltonianLieResNet(make_group("T2", 2), k=16, num_layers=1),
+        lambda: HamiltonianFC(6, hidden=[16]),
+        lambda: HamiltonianGraph(hidden=8, num_layers=2),
+        lambda: FCDynamics(6, hidden=[16]),
+        lambda: GraphDynamics(hidden=8, num_layers=2),
+    ],
+    ids=["hlieresnet", "hfc", "hogn", "fc", "ogn"],
+)
 def test_rollout_loss_gradient_matches_finite_differences(make_model):
     """The parameter gradient of a rollout loss (double backprop for Hamiltonian models) against a central difference."""
     torch.manual_seed(0)

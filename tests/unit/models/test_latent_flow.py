@@ -23,7 +23,9 @@ def test_pixel_field_action_equals_the_basis_operators():
 
 
 def test_latent_flow_model_shapes_and_unit_alpha():
-    model = LatentFlowModel(8, "quadratic", encoder_widths=[16], t_widths=[16], patch=3, channels=2, rng=torch.Generator().manual_seed(0))
+    model = LatentFlowModel(
+        8, "quadratic", encoder_widths=[16], t_widths=[16], patch=3, channels=2, rng=torch.Generator().manual_seed(0)
+    )
     x0, xt = torch.randn(4, 64), torch.randn(4, 64)
     pred, t = model(x0, xt)
     assert pred.shape == (4, 64) and t.shape == (4,)

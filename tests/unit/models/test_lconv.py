@@ -21,13 +21,20 @@ def _dense_formula(layer: LConv, f: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     "kind, bias, activation",
-    [("dense", "none", "none"), ("low_rank", "per_term", "relu"), ("low_rank", "shared", "tanh"), ("fixed", "shared", "relu")],
+    [
+        ("dense", "none", "none"),
+        ("low_rank", "per_term", "relu"),
+        ("low_rank", "shared", "tanh"),
+        ("fixed", "shared", "relu"),
+    ],
 )
 def test_lconv_equals_its_formula(kind, bias, activation):
     torch.manual_seed(0)
     d, k = 12, 3
     fixed = torch.randn(k, d, d) if kind == "fixed" else None
-    layer = LConv(d, k, 4, 5, parametrisation=kind, rank=2, fixed_generators=fixed, bias=bias, activation=activation).double()
+    layer = LConv(
+        d, k, 4, 5, parametrisation=kind, rank=2, fixed_generators=fixed, bias=bias, activation=activation
+    ).double()
     if layer.bias is not None:
         torch.nn.init.normal_(layer.bias)
     f = torch.randn(6, d, 4, dtype=torch.float64)

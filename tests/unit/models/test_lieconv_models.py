@@ -14,12 +14,24 @@ from lconv_cli.models.lieconv import ImageLieResNet, LieResNet, MaskBatchNorm, M
 from lconv_cli.models.point_sampling import ball_neighbourhoods, farthest_point_indices, uniform_noise
 
 RNG = lambda seed=0: torch.Generator().manual_seed(seed)  # noqa: E731
-GROUPS = [("Trivial", 2, 1), ("T2", 2, 1), ("SO2", 2, 1), ("RxSO2", 2, 1), ("SE2", 2, 2), ("Trivial", 3, 1), ("T3", 3, 1), ("SO3", 3, 4), ("SE3", 3, 4)]
+GROUPS = [
+    ("Trivial", 2, 1),
+    ("T2", 2, 1),
+    ("SO2", 2, 1),
+    ("RxSO2", 2, 1),
+    ("SE2", 2, 2),
+    ("Trivial", 3, 1),
+    ("T3", 3, 1),
+    ("SO3", 3, 4),
+    ("SE3", 3, 4),
+]
 
 
 def small_net(name: str, dim: int, liftsamples: int, dtype=torch.float64) -> LieResNet:
     torch.manual_seed(0)
-    net = LieResNet(4, 3, make_group(name, dim), [16, 16, 32], fills=[0.3, 0.5], nbhd=8, ds_frac=0.7, liftsamples=liftsamples).to(dtype)
+    net = LieResNet(
+        4, 3, make_group(name, dim), [16, 16, 32], fills=[0.3, 0.5], nbhd=8, ds_frac=0.7, liftsamples=liftsamples
+    ).to(dtype)
     x, v, mask = point_cloud(dim, dtype)
     for _ in range(3):  # move BN statistics and radii away from their initial values
         net(x, v, mask).sum().backward()
@@ -40,7 +52,9 @@ def relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def test_official_parameter_counts():
-    counts = {name: num_params(ImageLieResNet(make_group(name, 2))) for name in ("T2", "RxSO2", "SO2", "SE2", "Trivial")}
+    counts = {
+        name: num_params(ImageLieResNet(make_group(name, 2))) for name in ("T2", "RxSO2", "SO2", "SE2", "Trivial")
+    }
     assert counts == {"T2": 588_645, "RxSO2": 588_645, "SO2": 588_837, "SE2": 588_837, "Trivial": 589_029}
     assert num_params(MoleculeLieResNet(make_group("T3", 3))) == 21_315_553  # ≈ 21.3 M
 
@@ -94,7 +108,7 @@ def test_uniform_noise_ignores_batch_and_padding():
     b = uniform_noise((1, 8, 9), seed=4)
     assert torch.equal(a[0], a[2]) and torch.equal(a[0], b[0, :5, :7])
     assert not torch.equal(a, uniform_noise((3, 5, 7), seed=5))
-    assert 0 <= float(a.min()) and float(a.max()) < 1
+    assert float(a.min()) >= 0 and float(a.max()) < 1
 
 
 def test_mask_batch_norm_uses_valid_entries_only():
@@ -171,7 +185,9 @@ def test_image_model_runs_forward_and_backward_in_float32():
     assert all(p.grad is not None for p in model.parameters())
     model.eval()
     assert torch.equal(model(images), model(images))
-    per_image = ImageLieResNet(make_group("SE2", 2, 0.05), k=16, num_layers=2, liftsamples=2, shared_neighbourhoods=False)
+    per_image = ImageLieResNet(
+        make_group("SE2", 2, 0.05), k=16, num_layers=2, liftsamples=2, shared_neighbourhoods=False
+    )
     per_image.load_state_dict(model.state_dict())
     assert torch.allclose(per_image.eval()(images), model(images), atol=1e-5)
 

@@ -50,7 +50,9 @@ def test_integrator_conserves_energy_and_both_momenta_of_the_true_system():
     assert float(linear.max()) < 1e-13 and float(angular.max()) < 1e-9
     # RK4 is 4th order: the harmonic oscillator after one period at 100 steps is back to within (2π/100)^4 · O(1)
     state = torch.tensor([[[[1.0, 0.0]], [[0.0, 1.0]]]], dtype=torch.float64)
-    end = integrate(lambda s: torch.stack([s[:, 1], -s[:, 0]], 1), state, torch.linspace(0, 2 * math.pi, 101, dtype=torch.float64))[:, -1]
+    end = integrate(
+        lambda s: torch.stack([s[:, 1], -s[:, 0]], 1), state, torch.linspace(0, 2 * math.pi, 101, dtype=torch.float64)
+    )[:, -1]
     assert float((end - state).abs().max()) < 1e-5
 
 

@@ -13,8 +13,15 @@ def _result() -> TrainResult:
 
 
 def test_learning_curve_plots_loss_per_step_and_metric_per_epoch_in_epochs():
-    fig = plot_learning_curve(_result(), steps_per_epoch=4, best_epoch=2.0, title="t", metric="val_mae",
-                              label="validation MAE", log_scale=True)
+    fig = plot_learning_curve(
+        _result(),
+        steps_per_epoch=4,
+        best_epoch=2.0,
+        title="t",
+        metric="val_mae",
+        label="validation MAE",
+        log_scale=True,
+    )
     try:
         ax_loss, ax_val = fig.axes
         loss_x, loss_y = ax_loss.lines[0].get_data()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 import pytest
@@ -27,7 +27,7 @@ VARIANTS += [("image_classification", (f"variant={v}",)) for v in _options("vari
 VARIANTS += [("latent_symmetry", (f"transform={t}",)) for t in _options("transform")]
 
 
-@lru_cache(maxsize=None)
+@cache
 def composed(experiment: str, extra: tuple[str, ...]):
     GlobalHydra.instance().clear()
     with initialize_config_module("lconv_cli.conf", version_base="1.3"):
@@ -70,13 +70,16 @@ def test_every_numeric_key_refuses_an_invalid_value(experiment, extra, key):
     assert message.startswith(f"{key} must be ") and "\n" not in message
 
 
-@pytest.mark.parametrize("rule, good, bad", [
-    (Number(integer=True, low=0, low_open=True), [1, 7], [0, -3, 1.5, None, "x", True]),
-    (Number(low=0, high=1, high_open=True, nullable=True), [0, 0.5, None], [1, -0.1, float("nan")]),
-    (Number(integer=True, low=0, words=("auto",)), [0, 3, "auto"], [-1, "exact"]),
-    (Numbers(Number(), length=2, ordered=True), [[0, 1], [2, 2]], [[1, 0], [1], 3]),
-    (Numbers(Number(integer=True, low=1), scalar=True), [4, [1, 2]], [0, [], [1, 0]]),
-])
+@pytest.mark.parametrize(
+    "rule, good, bad",
+    [
+        (Number(integer=True, low=0, low_open=True), [1, 7], [0, -3, 1.5, None, "x", True]),
+        (Number(low=0, high=1, high_open=True, nullable=True), [0, 0.5, None], [1, -0.1, float("nan")]),
+        (Number(integer=True, low=0, words=("auto",)), [0, 3, "auto"], [-1, "exact"]),
+        (Numbers(Number(), length=2, ordered=True), [[0, 1], [2, 2]], [[1, 0], [1], 3]),
+        (Numbers(Number(integer=True, low=1), scalar=True), [4, [1, 2]], [0, [], [1, 0]]),
+    ],
+)
 def test_rules(rule, good, bad):
     assert all(rule.accepts(v) for v in good)
     assert not any(rule.accepts(v) for v in bad)

@@ -10,7 +10,10 @@ from lconv_cli.runner.validate import check_overrides, explain, type_mismatch
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["experiment=nope"], "unknown experiment 'nope'; choose one of: algebra_discovery, image_classification, latent_symmetry, lieconv_qm9, lieconv_rotmnist, lieconv_springs, so2_discovery, translation_1d"),
+        (
+            ["experiment=nope"],
+            "unknown experiment 'nope'; choose one of: algebra_discovery, image_classification, latent_symmetry, lieconv_qm9, lieconv_rotmnist, lieconv_springs, so2_discovery, translation_1d",
+        ),
         (["scale=huge"], "unknown scale 'huge'; choose one of: paper, quick, smoke"),
         (["trainer.stpes=3"], "unknown config key 'trainer.stpes'; did you mean 'trainer.max_steps'?"),
         (["trainer.lr=fast"], "trainer.lr expects a number, got 'fast'"),
@@ -20,8 +23,10 @@ from lconv_cli.runner.validate import check_overrides, explain, type_mismatch
         (["+seed=3"], "'seed' already exists: drop the '+' to change it"),
         (["seed=0,1"], "'seed=0,1' is a sweep: add -m"),
         (["trainer.lr=[1"], "cannot parse override"),
-        (["experiment=latent_symmetry", "transform.fields={rotation:1,scaling:0.5}"],
-         "'transform.fields' is a mapping that cannot take new keys this way; add each with +transform.fields.<name>=<value>"),
+        (
+            ["experiment=latent_symmetry", "transform.fields={rotation:1,scaling:0.5}"],
+            "'transform.fields' is a mapping that cannot take new keys this way; add each with +transform.fields.<name>=<value>",
+        ),
     ],
 )
 def test_bad_overrides_give_one_line(overrides, message):
@@ -33,7 +38,7 @@ def test_bad_overrides_give_one_line(overrides, message):
 
 def test_sweep_values_are_checked_too():
     check_overrides(["seed=0,1,2", "trainer.lr=0.01,0.1"], multirun=True)
-    with pytest.raises(UserError, match="trainer.lr expects a number, got 'x'"):
+    with pytest.raises(UserError, match=r"trainer.lr expects a number, got 'x'"):
         check_overrides(["trainer.lr=0.01,x"], multirun=True)
     with pytest.raises(UserError, match="unknown experiment 'nope'"):
         check_overrides(["experiment=so2_discovery,nope"], multirun=True)
@@ -44,7 +49,9 @@ def test_sweep_values_are_checked_too():
 
 
 def test_valid_overrides_pass():
-    check_overrides(["experiment=so2_discovery", "seed=3", "trainer.lr=1", "device=cpu", "+extra.key=1", "logger=wandb"])
+    check_overrides(
+        ["experiment=so2_discovery", "seed=3", "trainer.lr=1", "device=cpu", "+extra.key=1", "logger=wandb"]
+    )
 
 
 def test_missing_launcher_plugin_names_the_extra():
@@ -56,9 +63,21 @@ def test_missing_launcher_plugin_names_the_extra():
 
 @pytest.mark.parametrize(
     "old, new, ok",
-    [(1, 2, True), (1, 2.5, False), (1, True, False), (0.1, 3, True), (0.1, "a", False), (True, False, True),
-     (True, 1, False), ("x", 3, True), (None, "a", True), (1, None, True), ([1], [2, 3], True), ([1], 1, False),
-     ({"a": 1}, 1, False)],
+    [
+        (1, 2, True),
+        (1, 2.5, False),
+        (1, True, False),
+        (0.1, 3, True),
+        (0.1, "a", False),
+        (True, False, True),
+        (True, 1, False),
+        ("x", 3, True),
+        (None, "a", True),
+        (1, None, True),
+        ([1], [2, 3], True),
+        ([1], 1, False),
+        ({"a": 1}, 1, False),
+    ],
 )
 def test_type_mismatch(old, new, ok):
     assert (type_mismatch(old, new) is None) == ok

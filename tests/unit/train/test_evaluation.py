@@ -32,9 +32,8 @@ def test_evaluating_switches_to_eval_and_restores_the_mode(training):
 
 def test_evaluating_restores_train_mode_when_the_block_raises():
     model = _net().train()
-    with pytest.raises(RuntimeError, match="boom"):
-        with evaluating(model):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), evaluating(model):
+        raise RuntimeError("boom")
     assert model.training
 
 

@@ -20,5 +20,5 @@ def test_schedules_by_name():
         schedule.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     assert make_schedule(optimizer, OmegaConf.merge(cfg, {"lr_schedule": "constant"})) is None
-    with pytest.raises(UserError, match="trainer.lr_schedule must be one of constant, cosine"):
+    with pytest.raises(UserError, match=r"trainer.lr_schedule must be one of constant, cosine"):
         make_schedule(optimizer, OmegaConf.merge(cfg, {"lr_schedule": "cyclic"}))

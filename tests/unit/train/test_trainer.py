@@ -14,8 +14,17 @@ def _quadratic_trainer(tmp_path, max_steps, resume_dir=None, lr=0.1):
     weight = torch.nn.Linear(3, 1)
     data_rng = torch.Generator().manual_seed(1)
     optimizer = torch.optim.Adam(weight.parameters(), lr=lr)
-    trainer = Trainer(weight, optimizer, max_steps=max_steps, out_dir=tmp_path, batch_rng=data_rng, log_every=5,
-                      progress=False, resume_dir=resume_dir, monitor=lambda: {"w0": float(weight.weight[0, 0])})
+    trainer = Trainer(
+        weight,
+        optimizer,
+        max_steps=max_steps,
+        out_dir=tmp_path,
+        batch_rng=data_rng,
+        log_every=5,
+        progress=False,
+        resume_dir=resume_dir,
+        monitor=lambda: {"w0": float(weight.weight[0, 0])},
+    )
 
     def step_loss(rng):
         x = torch.randn(8, 3, generator=rng)
@@ -74,9 +83,17 @@ def test_trainer_resumes_the_sampler_and_the_best_model(tmp_path):
             best.update(-float(torch.nn.functional.cross_entropy(model(x), y)), trainer.result.steps)
             return {}
 
-        trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.5), max_steps=10, out_dir=tmp_path,
-                          batch_rng=torch.Generator().manual_seed(1), log_every=3, progress=False,
-                          monitor=monitor, extra_state={"sampler": sampler, "best": best})
+        trainer = Trainer(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.5),
+            max_steps=10,
+            out_dir=tmp_path,
+            batch_rng=torch.Generator().manual_seed(1),
+            log_every=3,
+            progress=False,
+            monitor=monitor,
+            extra_state={"sampler": sampler, "best": best},
+        )
         return trainer, step_loss, best
 
     straight, loss, best_straight = setup()
@@ -96,8 +113,14 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
     from lconv_cli.train.trainer import Trainer
 
     model = torch.nn.Linear(3, 1)
-    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,
-                      batch_rng=torch.Generator().manual_seed(0), checkpoint_every=2)
+    trainer = Trainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        max_steps=4,
+        out_dir=tmp_path,
+        batch_rng=torch.Generator().manual_seed(0),
+        checkpoint_every=2,
+    )
     trainer.fit(lambda rng: model(torch.randn(8, 3, generator=rng)).pow(2).mean())
     saved = (tmp_path / "checkpoint.pt").read_bytes()
     real_save = torch.save
@@ -112,7 +135,13 @@ def test_a_crash_while_writing_a_checkpoint_keeps_the_previous_one(tmp_path, mon
         trainer.save_checkpoint(complete=True)
     assert (tmp_path / "checkpoint.pt").read_bytes() == saved
     monkeypatch.setattr(torch, "save", real_save)
-    again = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), max_steps=4, out_dir=tmp_path,
-                    batch_rng=torch.Generator(), resume_dir=tmp_path)
+    again = Trainer(
+        model,
+        torch.optim.SGD(model.parameters(), lr=0.1),
+        max_steps=4,
+        out_dir=tmp_path,
+        batch_rng=torch.Generator(),
+        resume_dir=tmp_path,
+    )
     again.load_checkpoint(tmp_path / "checkpoint.pt")
     assert again.result.steps == 4
