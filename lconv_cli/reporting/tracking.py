@@ -92,7 +92,7 @@ def _open_wandb(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Track
     kwargs = dict(
         project=wcfg.project,
         entity=wcfg.entity,
-        group=job.get("group"),
+        group=job.get("wandb_group"),
         name=job.get("name"),
         job_type=wcfg.job_type,
         tags=list(cfg.get("tags") or []),
@@ -117,7 +117,7 @@ def _open_wandb(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Track
 def open_tracker(cfg: DictConfig, out_dir: Path, job: Mapping[str, Any]) -> Iterator[Tracker]:
     """Make the tracker chosen by ``cfg.logger.name`` active for the duration of a run.
 
-    ``job`` carries Hydra facts: name, group, choices, overrides. The tracker is finished with
+    ``job`` carries Hydra facts: name, wandb_group, choices, overrides. The tracker is finished with
     exit code 0, or 1 if the block raises.
     """
     global _active

@@ -60,7 +60,7 @@ def _job_facts(cfg: DictConfig) -> dict[str, Any]:
         "multirun": multirun,
         "parallel": multirun and hc.runtime.choices.get("hydra/launcher") not in SEQUENTIAL_LAUNCHERS,
         "name": f"{cfg.task}-{hc.job.num}" if multirun else str(cfg.task),
-        "group": f"{Path(hc.sweep.dir).name}-{cfg.task}" if multirun else str(cfg.task),
+        "wandb_group": f"{Path(hc.sweep.dir).name}-{cfg.task}" if multirun else str(cfg.task),
         "choices": choices,
         "overrides": list(hc.overrides.task),
         "out_dir": Path(hc.runtime.output_dir),
