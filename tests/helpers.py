@@ -34,3 +34,34 @@ def wait_for(path: Path, text: str, timeout: float = 120.0) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"{text!r} never appeared in {path}")
+
+
+def pip_install_into(site: Path, source: Path) -> None:
+    """Install the source tree ``source`` into the folder ``site`` (no dependencies, no network, never the
+    project's environment); ``python_path_env(site)`` makes ``lconv`` subprocesses see it."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--target",
+            str(site),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=source.parent,
+    )
+
+
+def python_path_env(site: Path) -> dict[str, str]:
+    """An environment for ``lconv(...)`` in which the packages installed into ``site`` are importable."""
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import SMOKE, lconv, read_json
+from tests.helpers import SMOKE, lconv, pip_install_into, python_path_env, read_json
 
 PYPROJECT = """\
 [build-system]
@@ -89,28 +86,8 @@ def plugin_env(tmp_path_factory) -> dict[str, str]:
         write_plugin(root, "lconv-toy-broken", "toy_broken", BROKEN_EXPERIMENT),
     ]
     for source in sources:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--no-build-isolation",
-                "--no-index",
-                "--no-cache-dir",
-                "--disable-pip-version-check",
-                "--target",
-                str(site),
-                str(source),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=root,
-        )
-    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))}
+        pip_install_into(site, source)
+    return python_path_env(site)
 
 
 def test_plugin_experiment_is_listed_with_its_distribution(plugin_env, tmp_path):
