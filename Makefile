@@ -184,8 +184,12 @@ figures/springs-$(SCALE).md: $(foreach m,$(SPRINGS_MODELS),results/springs-$(m)-
 
 fig-springs: install figures/springs-$(SCALE).md ## LieConv Figs. 6-8: spring trajectories, momentum conservation, errors, data scaling (QUICK=1: CPU scale)
 
-bench-lieconv: install ## LieConv train-step throughput and peak memory at the official configs (and memory against N)
-	$(BIN)/python benchmarks/lieconv_throughput.py
+# LIECONV_SRC / OIL_SRC: unmodified checkouts of mfinzi/LieConv and mfinzi/olive-oil-ml; with them the
+# official models are measured in the same run (interleaved processes); without, their columns say "not measured".
+LIECONV_SRC ?=
+OIL_SRC ?=
+bench-lieconv: install ## LieConv train-step throughput and peak memory at the official configs, side by side with the official code given LIECONV_SRC/OIL_SRC (and memory against N)
+	$(BIN)/python benchmarks/lieconv_throughput.py --repeats 3 $(if $(LIECONV_SRC),--official-src $(LIECONV_SRC) $(if $(OIL_SRC),--oil-src $(OIL_SRC)))
 	$(BIN)/python benchmarks/lieconv_throughput.py --scaling
 
 reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 fig-springs ## every paper figure and table available so far (QUICK=1 for CPU scale)
