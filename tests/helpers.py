@@ -36,6 +36,35 @@ def wait_for(path: Path, text: str, timeout: float = 120.0) -> None:
     raise TimeoutError(f"{text!r} never appeared in {path}")
 
 
+PLUGIN_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.1"
+
+[project.entry-points."lconv.experiments"]
+{name} = "{module}"
+
+[project.entry-points."lconv.configs"]
+{package} = "{package}.conf"
+
+[tool.setuptools.packages.find]
+include = ["{package}*"]
+
+[tool.setuptools.package-data]
+"*" = ["*.yaml"]
+"""
+
+
+def plugin_pyproject(dist: str, name: str, module: str, package: str) -> str:
+    """pyproject.toml of a throwaway lconv plugin: distribution ``dist`` whose ``module`` registers experiment
+    ``name`` (entry point group ``lconv.experiments``) and whose ``<package>.conf`` holds its configs."""
+    return PLUGIN_PYPROJECT.format(dist=dist, name=name, module=module, package=package)
+
+
 def pip_install_into(site: Path, source: Path) -> None:
     """Install the source tree ``source`` into the folder ``site`` (no dependencies, no network, never the
     project's environment); ``python_path_env(site)`` makes ``lconv`` subprocesses see it."""

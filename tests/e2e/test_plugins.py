@@ -8,29 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SMOKE, lconv, pip_install_into, python_path_env, read_json
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=64"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{dist}"
-version = "0.1"
-
-[project.entry-points."lconv.experiments"]
-{name} = "{package}.experiment"
-
-[project.entry-points."lconv.configs"]
-{package} = "{package}.conf"
-
-[tool.setuptools.packages.find]
-include = ["{package}*"]
-
-[tool.setuptools.package-data]
-"*" = ["*.yaml"]
-"""
+from tests.helpers import SMOKE, lconv, pip_install_into, plugin_pyproject, python_path_env, read_json
 
 TOY_EXPERIMENT = """\
 from lconv_cli.runner.registry import register
@@ -51,7 +29,7 @@ def write_plugin(root: Path, dist: str, name: str, experiment: str) -> Path:
     """A source tree of distribution ``dist`` whose package ``<name>_pkg`` ships experiment ``name``."""
     package = f"{name}_pkg"
     files = {
-        "pyproject.toml": PYPROJECT.format(dist=dist, name=name, package=package),
+        "pyproject.toml": plugin_pyproject(dist, name, f"{package}.experiment", package),
         f"{package}/__init__.py": "",
         f"{package}/experiment.py": experiment,
         f"{package}/conf/__init__.py": "",

@@ -12,31 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, SMOKE, lconv, pip_install_into, python_path_env, read_json
+from tests.helpers import REPO, SMOKE, lconv, pip_install_into, plugin_pyproject, python_path_env, read_json
 
 PAGE = REPO / "docs" / "adding-an-experiment.md"
 BLOCK = re.compile(r'```(?:python|yaml) title="([^"]+)"\n(.*?)```', re.S)
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=64"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "lconv-walkthrough"
-version = "0.1"
-
-[project.entry-points."lconv.experiments"]
-rotation_3d = "walkthrough.rotation_3d"
-
-[project.entry-points."lconv.configs"]
-walkthrough = "walkthrough.conf"
-
-[tool.setuptools.packages.find]
-include = ["walkthrough*"]
-
-[tool.setuptools.package-data]
-"*" = ["*.yaml"]
-"""
 
 
 def page_files() -> dict[str, str]:
@@ -48,7 +27,8 @@ def page_files() -> dict[str, str]:
 def walkthrough_env(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("walkthrough")
     source = root / "lconv-walkthrough"
-    files = {"pyproject.toml": PYPROJECT, "walkthrough/__init__.py": "", "walkthrough/conf/__init__.py": ""}
+    pyproject = plugin_pyproject("lconv-walkthrough", "rotation_3d", "walkthrough.rotation_3d", "walkthrough")
+    files = {"pyproject.toml": pyproject, "walkthrough/__init__.py": "", "walkthrough/conf/__init__.py": ""}
     for path, text in page_files().items():
         if path.startswith("experiments/"):
             files[f"walkthrough/{Path(path).name}"] = text
