@@ -33,6 +33,7 @@ from lconv_cli.reporting.figures import save_figure
 from lconv_cli.runner.configuring import choose
 from lconv_cli.runner.registry import register
 from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
+from lconv_cli.train.precision import full_precision, mixed_precision
 from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
 from lconv_cli.train.throughput import training_throughput
 from lconv_cli.train.trainer import (
@@ -161,7 +162,8 @@ def train_molecule_model(
         idx = sampler.next_batch(rng).to(train.targets.device)
         positions, features, mask, y = train.batch(idx)
         if cfg.data.augment:
-            positions = augment(positions, mask, rngs["augment"], float(cfg.data.shift_std))
+            with full_precision(positions.device):
+                positions = augment(positions, mask, rngs["augment"], float(cfg.data.shift_std))
         prediction = model(positions, features, mask)
         return (prediction - scaler.standardize(y).to(prediction.dtype)).abs().mean()
 
@@ -208,7 +210,7 @@ def mae_metrics(
     }
 
 
-@register("lieconv_qm9")
+@register("lieconv_qm9", mixed_precision=True)
 def run(cfg: DictConfig) -> dict[str, float]:
     device = torch.device(cfg.device)
     out_dir = Path(cfg.paths.output_dir)
@@ -235,7 +237,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
 
     description = f"LieConv {model.group} on QM9 {target_name}"
     result, sampler, best = train_molecule_model(cfg, model, train, valid, scaler, rngs, out_dir, description)
-    finished = finish_on_best(best, result, lambda: mean_absolute_error(model, test, scaler))
+    with mixed_precision(cfg.trainer.precision, device):
+        finished = finish_on_best(best, result, lambda: mean_absolute_error(model, test, scaler))
     kept_epoch = finished.kept_step / sampler.steps_per_epoch
     title = f"LieConv {model.group}, QM9 {target_name}"
     figure = plot_learning_curve(

@@ -31,6 +31,7 @@ from lconv_cli.reporting.curves import plot_learning_curve
 from lconv_cli.reporting.figures import save_figure
 from lconv_cli.runner.registry import register
 from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
+from lconv_cli.train.precision import full_precision, mixed_precision
 from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
 from lconv_cli.train.throughput import training_throughput
 from lconv_cli.train.trainer import (
@@ -125,7 +126,8 @@ def train_image_model(
 
     def step_loss(rng: torch.Generator) -> torch.Tensor:
         idx = sampler.next_batch(rng).to(train_x.device)
-        images = rotated(train_x[idx], rngs["augment"]) if cfg.data.augment else train_x[idx]
+        with full_precision(train_x.device):
+            images = rotated(train_x[idx], rngs["augment"]) if cfg.data.augment else train_x[idx]
         return F.cross_entropy(model(images), train_y[idx])
 
     def monitor() -> dict[str, float]:
@@ -166,7 +168,7 @@ def error_metrics(
     }
 
 
-@register("lieconv_rotmnist")
+@register("lieconv_rotmnist", mixed_precision=True)
 def run(cfg: DictConfig) -> dict[str, float]:
     device = torch.device(cfg.device)
     out_dir = Path(cfg.paths.output_dir)
@@ -179,7 +181,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
     )
 
     result, sampler, best = train_image_model(cfg, model, train, val, rngs, out_dir)
-    finished = finish_on_best(best, result, lambda: error_rate(model, test_x, test_y))
+    with mixed_precision(cfg.trainer.precision, device):
+        finished = finish_on_best(best, result, lambda: error_rate(model, test_x, test_y))
     best_epoch = finished.kept_step / sampler.steps_per_epoch
     figure = plot_learning_curve(result, sampler.steps_per_epoch, best_epoch, f"LieConv {model.group}")
     save_figure(figure, out_dir, "learning_curve")

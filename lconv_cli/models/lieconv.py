@@ -28,7 +28,19 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from lconv_cli.groups.point_groups import PointGroup
-from lconv_cli.models.point_sampling import ball_neighbourhoods, farthest_point_indices, gather_points, uniform_noise
+from lconv_cli.models.point_sampling import (
+    Neighbourhoods,
+    ball_neighbourhoods,
+    farthest_point_indices,
+    gather_points,
+    uniform_noise,
+)
+
+
+def exact_geometry(device: torch.device) -> torch.autocast:
+    """Autocast off: lifts, group distances and pair coordinates are computed in the points' own dtype
+    even inside a mixed-precision (``trainer.precision=bf16-mixed``) forward."""
+    return torch.autocast(device.type, enabled=False)
 
 
 def pad_rows(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -262,33 +274,13 @@ class LieConv(nn.Module):
         if self.ds_frac >= 1:
             return None
         counts = torch.round(points.mask.sum(-1) * self.ds_frac).long().clamp_min(1)
-        return farthest_point_indices(self.group, points.elems, points.orbits, points.mask, counts, self._seed(0))
+        with exact_geometry(points.elems.device):
+            return farthest_point_indices(self.group, points.elems, points.orbits, points.mask, counts, self._seed(0))
 
     def forward(self, points: LiftedPoints, queries: tuple[torch.Tensor, torch.Tensor] | None = None) -> LiftedPoints:
         """``queries``: (index, chosen) from ``query_indices`` (computed here when not given)."""
-        if queries is None and self.ds_frac < 1:
-            queries = self.query_indices(points)
-        centre = points if queries is None else points.select(*queries)
-        structure = (centre.elems, centre.orbits, centre.mask)
-        nbhd = ball_neighbourhoods(
-            self.group,
-            structure,
-            (points.elems, points.orbits, points.mask),
-            float(self.radius),
-            self.nbhd,
-            self.knn,
-            self._seed(1),
-        )
-        if self.training and not self.knn:
-            self.radius += self.radius_rate * (self.fill - nbhd.fill)
-        if nbhd.index is None:
-            other = (points.elems[:, None], points.orbits[:, None])
-        else:
-            other = (
-                gather_points(points.elems, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
-                gather_points(points.orbits, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
-            )
-        pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
+        with exact_geometry(points.elems.device):
+            centre, nbhd, pair = self._neighbourhoods(points, queries)
         if bool(nbhd.mask.all()):
             kernel = self.kernel(pair)
         else:  # the kernel MLP runs on the real (query, neighbour) pairs only; zeros elsewhere
@@ -314,6 +306,35 @@ class LieConv(nn.Module):
             count = nbhd.mask.sum(-1).expand(points.batch, -1)
             out = out / count[query_mask].clamp_min(1)[:, None].to(out.dtype)
         return replace(centre, values=out)
+
+    def _neighbourhoods(
+        self, points: LiftedPoints, queries: tuple[torch.Tensor, torch.Tensor] | None
+    ) -> tuple[LiftedPoints, Neighbourhoods, torch.Tensor]:
+        """The query points, their neighbourhoods and the pair coordinates (B|1, M, K, kernel_dim)."""
+        if queries is None and self.ds_frac < 1:
+            queries = self.query_indices(points)
+        centre = points if queries is None else points.select(*queries)
+        structure = (centre.elems, centre.orbits, centre.mask)
+        nbhd = ball_neighbourhoods(
+            self.group,
+            structure,
+            (points.elems, points.orbits, points.mask),
+            float(self.radius),
+            self.nbhd,
+            self.knn,
+            self._seed(1),
+        )
+        if self.training and not self.knn:
+            self.radius += self.radius_rate * (self.fill - nbhd.fill)
+        if nbhd.index is None:
+            other = (points.elems[:, None], points.orbits[:, None])
+        else:
+            other = (
+                gather_points(points.elems, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
+                gather_points(points.orbits, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
+            )
+        pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
+        return centre, nbhd, pair
 
     def _convolve_linear(self, values, index, kernel, query_mask, point_mask) -> torch.Tensor:
         """Linear(flattened (kernel channel, input channel) products) on the valid queries.
@@ -425,7 +446,8 @@ class LieResNet(nn.Module):
         uniform = uniform_noise(
             (*coords.shape[:-1], s, self.group.lift_noise_dim), None if self.training else self.eval_seed, coords.device
         )
-        elems, orbits = self.group.lift(coords, s, uniform.to(coords.dtype))
+        with exact_geometry(coords.device):
+            elems, orbits = self.group.lift(coords, s, uniform.to(coords.dtype))
         mask = mask.repeat_interleave(s, 1)
         return LiftedPoints(
             elems.flatten(1, 2), orbits.flatten(1, 2), mask, values.repeat_interleave(s, 1)[mask], len(coords)
@@ -439,8 +461,11 @@ class LieResNet(nn.Module):
         return self.pool(points)
 
     def pool(self, points: LiftedPoints) -> torch.Tensor:
-        """BN → Swish → Linear on each point, then the mean over valid points: (B, num_outputs)."""
+        """BN → Swish → Linear on each point, then the mean over valid points: (B, num_outputs)
+        (float32 under mixed precision)."""
         x = self.head(norm_swish(self.final_norm, points.values))
+        if torch.is_autocast_enabled(x.device.type):
+            x = x.float()
         mask = points.value_mask()
         if x.shape[0] == mask.numel():
             return x.view(*mask.shape, -1).mean(1)

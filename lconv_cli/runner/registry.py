@@ -29,9 +29,13 @@ BUNDLED_PACKAGE = "lconv_cli.experiments"
 REGISTRY: dict[str, RunFn] = {}
 # The value rules an experiment declares for its own config keys (see lconv_cli.runner.schema).
 DECLARED_RULES: dict[str, tuple[tuple[str, Rule], ...]] = {}
+# The experiments whose forward passes may run under bfloat16 autocast (trainer.precision=bf16-mixed).
+MIXED_PRECISION: set[str] = set()
 
 
-def register(name: str, rules: Iterable[tuple[str, Rule]] = ()) -> Callable[[RunFn], RunFn]:
+def register(
+    name: str, rules: Iterable[tuple[str, Rule]] = (), mixed_precision: bool = False
+) -> Callable[[RunFn], RunFn]:
     """Decorator: register ``run(cfg) -> {metric: number}`` under ``name``.
 
     Args:
@@ -39,6 +43,9 @@ def register(name: str, rules: Iterable[tuple[str, Rule]] = ()) -> Callable[[Run
         rules: ``(key pattern, rule)`` pairs for the numeric config keys this experiment introduces,
             e.g. ``[("model.width", POSITIVE_INT)]`` (rules from ``lconv_cli.runner.schema``). They check
             the numeric values of keys the shared ``schema.RULES`` do not cover.
+        mixed_precision: the experiment trains and evaluates correctly under
+            ``trainer.precision=bf16-mixed`` (its models keep exact computations out of autocast);
+            the runner refuses that precision for the others before any work starts.
     """
     from lconv_cli.runner.schema import Number, Numbers
 
@@ -57,6 +64,8 @@ def register(name: str, rules: Iterable[tuple[str, Rule]] = ()) -> Callable[[Run
             raise ValueError(f"experiment {name!r} is registered twice")
         REGISTRY[name] = fn
         DECLARED_RULES[name] = declared
+        if mixed_precision:
+            MIXED_PRECISION.add(name)
         return fn
 
     return decorate
@@ -119,3 +128,9 @@ def declared_rules(name: str) -> tuple[tuple[str, Rule], ...]:
     """The value rules experiment ``name`` declares (empty for an unknown name)."""
     load(name)
     return DECLARED_RULES.get(name, ())
+
+
+def supports_mixed_precision(name: str) -> bool:
+    """Whether experiment ``name`` registered with ``mixed_precision=True``."""
+    load(name)
+    return name in MIXED_PRECISION

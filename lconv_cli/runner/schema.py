@@ -277,6 +277,24 @@ def validate_config(cfg: DictConfig) -> None:
             check_value(key, value, experiment)
     for key, value in derived:
         check_value(key, value, experiment)
+    check_precision(cfg, experiment)
+
+
+def check_precision(cfg: DictConfig, experiment: str | None) -> None:
+    """``trainer.precision`` is one of ``lconv_cli.train.precision.PRECISIONS``, and bf16-mixed only for
+    an experiment registered with ``mixed_precision=True``."""
+    from lconv_cli.runner.registry import MIXED_PRECISION, import_bundled, supports_mixed_precision
+    from lconv_cli.train.precision import precision_name
+
+    value = OmegaConf.select(cfg, "trainer.precision", default=None)
+    if value is None or precision_name(value) == "32" or experiment is None:
+        return
+    if not supports_mixed_precision(experiment):
+        import_bundled()
+        supported = ", ".join(sorted(MIXED_PRECISION)) or "none"
+        raise UserError(
+            f"trainer.precision={value} is not supported by {experiment} (it trains in 32); supported by: {supported}"
+        )
 
 
 def numeric_keys(cfg: DictConfig) -> list[str]:

@@ -29,6 +29,7 @@ from lconv_cli.errors import Diverged, RunInterrupted, UserError
 from lconv_cli.reporting import tracking
 from lconv_cli.runner.console import console, progress_allowed
 from lconv_cli.runner.record import CHECKPOINT_FILE, write_resolved_config
+from lconv_cli.train.precision import mixed_precision, precision_name
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,9 @@ class Trainer:
             logged as ``train/<name>`` and kept in ``TrainResult.monitored``.
         extra_state: more objects with ``state_dict()`` / ``load_state_dict()`` to checkpoint and
             restore on resume (e.g. an epoch sampler, the best model so far).
+        precision: ``32`` or ``bf16-mixed`` (``lconv_cli.train.precision``): the forward of every step
+            and the monitor run under bfloat16 autocast on the model's device; backward and the
+            optimizer step are outside it, on float32 weights.
     """
 
     def __init__(
@@ -118,8 +122,10 @@ class Trainer:
         description: str = "train",
         monitor: Monitor | None = None,
         extra_state: Mapping[str, object] | None = None,
+        precision: str = "32",
     ) -> None:
         self.model = model
+        self.precision = precision_name(precision)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.max_steps = int(max_steps)
@@ -240,17 +246,23 @@ class Trainer:
         self.model.eval()
         return self.result
 
+    def autocast(self):
+        """The ``precision`` context for forward passes on the model's device (also for test evaluation)."""
+        device = next(self.model.parameters(), torch.empty(0)).device
+        return mixed_precision(self.precision, device)
+
     def _monitor(self, step: int) -> dict[str, float]:
         if self.monitor is None:
             return {}
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             values = {k: float(v) for k, v in self.monitor().items()}
         self.result.monitored.append((step, self.result.train_seconds, values))
         return values
 
     def _step(self, step_loss: StepLoss) -> float:
         self.optimizer.zero_grad(set_to_none=True)
-        loss = step_loss(self.batch_rng)
+        with self.autocast():
+            loss = step_loss(self.batch_rng)
         value = float(loss.detach())
         if not math.isfinite(value):
             raise Diverged(f"loss became {value} at step {self.result.steps + 1}; lower the learning rate (trainer.lr)")
@@ -420,4 +432,5 @@ def trainer_from_config(
         description=description,
         monitor=monitor,
         extra_state=extra_state,
+        precision=cfg.trainer.get("precision", "32"),
     )

@@ -17,18 +17,21 @@ def fake_root(tmp_path_factory):
     return fake_idx_dataset(tmp_path_factory.mktemp("data"), "MNIST", num_train=200, num_test=110, seed=0)
 
 
-def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path):
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
+def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path, precision):
     proc = lconv(
         "run",
         "experiment=lieconv_rotmnist",
         "group=SO2",
         *SMOKE,
         "data.verify=false",
+        f"trainer.precision={precision}",
         f"paths.output_dir={tmp_path / 'run'}",
         cwd=tmp_path,
         env={"LCONV_DATA": str(fake_root)},
     )
     assert proc.returncode == 0, proc.stderr
+    assert f"precision: {precision}" in (tmp_path / "run" / "config.yaml").read_text()
     metrics = read_json(tmp_path / "run" / "metrics.json")["metrics"]
     assert 0 <= metrics["test_error"] <= 100 and metrics["steps"] == 2 and metrics["num_params"] > 0
     assert (tmp_path / "run" / "figures" / "learning_curve.png").is_file()
