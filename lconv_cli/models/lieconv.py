@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 from torch import nn
@@ -188,33 +189,71 @@ def neighbour_convolve(values: torch.Tensor, index: torch.Tensor | None, kernel:
 
 
 PER_SET_MIN_CHANNELS = 256  # below this width one padded batched product beats the per-set loop (measured)
-CHUNK_ROWS = 768  # query rows per linear call in the per-set path: bounds the (rows, H·C) products in memory
+CHUNK_ROWS = 768  # query rows per chunk in the per-set path: bounds the (rows, H·C) products in memory
 
 
-def dense_convolve_packed(
-    values: torch.Tensor,
-    kernel: torch.Tensor,
-    query_mask: torch.Tensor,
-    point_mask: torch.Tensor,
-    linear: nn.Module,
-) -> torch.Tensor:
-    """linear(Σ_j kernel_ij ⊗ values_j) set by set, on valid points only: packed values (P_in, C),
-    kernel (B|1, M, N, H), masks (B, M), (B, N) → (P_out, c_out). One (m_b·H × n_b)(n_b × C) product
-    per set, so padded queries and points cost nothing; the linear map runs on chunks of about
-    ``CHUNK_ROWS`` queries, so the (rows, H·C) products never exist for the whole batch at once."""
+def packed_products(
+    values: torch.Tensor, kernel: torch.Tensor, query_mask: torch.Tensor, point_mask: torch.Tensor
+) -> list[torch.Tensor]:
+    """Σ_j kernel_ij ⊗ values_j set by set, on valid points only: packed values (P_in, C), kernel
+    (B|1, M, N, H), masks (B, M), (B, N) → chunks of about ``CHUNK_ROWS`` rows of (rows, H·C), in the
+    order of the valid queries. One (m_b·H × n_b)(n_b × C) product per set, so padded queries and
+    points cost nothing."""
     counts = point_mask.sum(1).tolist()
     kernels = kernel.unbind(0) if kernel.shape[0] > 1 else [kernel[0]] * len(counts)  # unbind/split: cheap backward
-    outputs, pieces, rows = [], [], 0
+    chunks, pieces, rows = [], [], 0
     for k, v, queries, points in zip(kernels, values.split(counts), query_mask, point_mask):
         k = k[queries][:, points]  # (m_b, n_b, H)
         pieces.append((k.transpose(1, 2).reshape(-1, v.shape[0]) @ v).view(k.shape[0], -1))
         rows += k.shape[0]
         if rows >= CHUNK_ROWS:
-            outputs.append(linear(torch.cat(pieces)))
+            chunks.append(torch.cat(pieces))
             pieces, rows = [], 0
     if pieces:
-        outputs.append(linear(torch.cat(pieces)))
-    return torch.cat(outputs)
+        chunks.append(torch.cat(pieces))
+    return chunks
+
+
+class ProductsLinear(torch.autograd.Function):
+    """linear(products(values, kernel)) that stores neither the (rows, H·C) products nor anything the
+    linear map computed: the backward pass recomputes only the products (cheap: Σ m·n·H·C) and
+    gets the linear map's gradients from them, instead of re-running the forward as activation
+    checkpointing would (the H·C → c_out product is the layer's most expensive one). Autocast in the
+    forward is replayed in the backward recomputation. First-order gradients only."""
+
+    @staticmethod
+    def forward(ctx, values, kernel, weight, bias, products):
+        """values, kernel: the inputs of ``products`` (a function → list of (rows, H·C) chunks);
+        weight (c_out, H·C), bias (c_out,) → (rows, c_out)."""
+        ctx.products = products
+        ctx.device_type = values.device.type
+        ctx.autocast = torch.is_autocast_enabled(ctx.device_type)
+        ctx.autocast_dtype = torch.get_autocast_dtype(ctx.device_type)
+        ctx.save_for_backward(values, kernel, weight, bias)
+        chunks = products(values, kernel)
+        return torch.cat([nn.functional.linear(chunk, weight, bias) for chunk in chunks])
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        values, kernel, weight, bias = ctx.saved_tensors
+        inputs = [t.detach().requires_grad_(need) for t, need in zip((values, kernel), ctx.needs_input_grad)]
+        with torch.enable_grad(), torch.autocast(ctx.device_type, ctx.autocast_dtype, enabled=ctx.autocast):
+            chunks = ctx.products(*inputs)
+        w = weight.to(chunks[0].dtype)
+        grad_out = grad_out.to(chunks[0].dtype)
+        grad_weight = torch.zeros_like(weight) if ctx.needs_input_grad[2] else None
+        grad_chunks, start = [], 0
+        for chunk in chunks:
+            g = grad_out[start : start + chunk.shape[0]]
+            start += chunk.shape[0]
+            if grad_weight is not None:
+                grad_weight += (g.t() @ chunk.detach()).to(weight.dtype)
+            grad_chunks.append(g @ w)
+        grad_bias = grad_out.sum(0).to(bias.dtype) if bias is not None and ctx.needs_input_grad[3] else None
+        wanted = [t for t in inputs if t.requires_grad]
+        found = iter(torch.autograd.grad(chunks, wanted, grad_chunks, allow_unused=True) if wanted else ())
+        grads = [next(found) if t.requires_grad else None for t in inputs]
+        return grads[0], grads[1], grad_weight, grad_bias, None
 
 
 class LieConv(nn.Module):
@@ -296,12 +335,12 @@ class LieConv(nn.Module):
             )
             index = None
         query_mask = centre.value_mask()
-        args = (points.values, index, kernel, query_mask, points.value_mask())
+        products = partial(self._products, index=index, query_mask=query_mask, point_mask=points.value_mask())
         if self.recompute and torch.is_grad_enabled() and (points.values.requires_grad or kernel.requires_grad):
-            # recompute the (B, M, H·C) products (and gathered neighbours) in backward instead of storing them
-            out = checkpoint(self._convolve_linear, *args, use_reentrant=False)
+            # the (rows, H·C) products (and gathered neighbours) are recomputed in backward, not stored
+            out = ProductsLinear.apply(points.values, kernel, self.linear.weight, self.linear.bias, products)
         else:
-            out = self._convolve_linear(*args)
+            out = torch.cat([self.linear(chunk) for chunk in products(points.values, kernel)])
         if self.mean:
             count = nbhd.mask.sum(-1).expand(points.batch, -1)
             out = out / count[query_mask].clamp_min(1)[:, None].to(out.dtype)
@@ -336,19 +375,20 @@ class LieConv(nn.Module):
         pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
         return centre, nbhd, pair
 
-    def _convolve_linear(self, values, index, kernel, query_mask, point_mask) -> torch.Tensor:
-        """Linear(flattened (kernel channel, input channel) products) on the valid queries.
+    @staticmethod
+    def _products(values, kernel, *, index, query_mask, point_mask) -> list[torch.Tensor]:
+        """Σ_k kernel_k ⊗ values_k on the valid queries, flattened: chunks of (rows, H·C).
 
-        values (P_in, C) packed; kernel (B|1, M, K, H); masks (B, M) and (B, N) → (P_out, c_out).
+        values (P_in, C) packed; kernel (B|1, M, K, H); index (B|1, M, K) or None (all N points);
+        masks (B, M) and (B, N).
         """
         padding = not (bool(query_mask.all()) and bool(point_mask.all()))
         if index is None and padding and values.shape[-1] >= PER_SET_MIN_CHANNELS:
-            return dense_convolve_packed(values, kernel, query_mask, point_mask, self.linear)
-        else:
-            padded = pad_rows(values, point_mask)
-            products = neighbour_convolve(padded, index, kernel)  # (B, M, H, C)
-            rows = products.flatten(0, 1) if bool(query_mask.all()) else products[query_mask]
-        return self.linear(rows.flatten(-2))
+            return packed_products(values, kernel, query_mask, point_mask)
+        padded = pad_rows(values, point_mask)
+        products = neighbour_convolve(padded, index, kernel)  # (B, M, H, C)
+        rows = products.flatten(0, 1) if bool(query_mask.all()) else products[query_mask]
+        return [rows.flatten(-2)]
 
 
 class BottleBlock(nn.Module):

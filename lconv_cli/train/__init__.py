@@ -1,1 +1,2 @@
-"""Training: the Trainer (exact resume, atomic checkpoints), optimisers and schedules, seeded random streams."""
+"""Training: the Trainer (exact resume, atomic checkpoints), optimisers and schedules, numerical precision,
+seeded random streams."""

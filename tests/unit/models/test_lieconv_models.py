@@ -223,3 +223,30 @@ def test_knn_neighbourhoods_are_the_nearest_valid_points():
     got, want = nbhd.index.sort(-1).values, expected.sort(-1).values
     assert torch.equal(got[0], want[0]) and torch.equal(got[1, :25], want[1, :25])  # valid queries
     assert nbhd.mask[1, :25].all() and not nbhd.mask[1, 25:].any()  # padded queries get no neighbours
+
+
+@pytest.mark.parametrize(
+    ("c_in", "nbhd", "path"),
+    [(256, 50, "per-set dense products"), (4, 5, "gathered neighbours"), (4, 50, "padded dense products")],
+)
+def test_recomputed_products_give_the_stored_forward_gradients(c_in, nbhd, path):
+    """ProductsLinear (products recomputed in backward, the linear map not re-run) against plain autograd."""
+    from lconv_cli.models.lieconv import LieConv, LiftedPoints
+
+    group = make_group("T3", 3)
+    x, _, mask = point_cloud(3, batch=3, n=12)
+    mask[2, 7:] = False
+    elems, orbits = group.lift(x, 1, torch.zeros(3, 12, 1, group.lift_noise_dim, dtype=x.dtype))
+    values = torch.randn(int(mask.sum()), c_in, generator=RNG(14), dtype=torch.float64)
+    grads = []
+    for recompute in (True, False):
+        torch.manual_seed(0)
+        conv = LieConv(c_in, 8, group, nbhd=nbhd, fill=0.6).double()
+        conv.recompute = recompute
+        v = values.clone().requires_grad_()
+        torch.manual_seed(1)
+        out = conv(LiftedPoints(elems.flatten(1, 2), orbits.flatten(1, 2), mask, v, 3)).values
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads.append([v.grad, *(p.grad for p in conv.parameters())])
+    for stored, recomputed in zip(*grads):
+        assert torch.allclose(recomputed, stored, rtol=1e-10, atol=1e-12), path
