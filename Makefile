@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv reproduce clean clean-results
+.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -191,6 +191,11 @@ OIL_SRC ?=
 bench-lieconv: install ## LieConv train-step throughput and peak memory at the official configs, side by side with the official code given LIECONV_SRC/OIL_SRC (and memory against N)
 	$(BIN)/python benchmarks/lieconv_throughput.py --repeats 3 $(if $(LIECONV_SRC),--official-src $(LIECONV_SRC) $(if $(OIL_SRC),--oil-src $(OIL_SRC)))
 	$(BIN)/python benchmarks/lieconv_throughput.py --scaling
+
+PARITY_CASES ?= rotmnist-T2 rotmnist-SE2 qm9-T3
+bench-lieconv-parity: install ## LieConv parity with the official code at equal budget (LIECONV_SRC and OIL_SRC required; PARITY_CASES, ~1 h each on 2 cores): results/parity/<case>/
+	@test -n "$(LIECONV_SRC)" -a -n "$(OIL_SRC)" || { echo "make bench-lieconv-parity needs LIECONV_SRC=<mfinzi/LieConv checkout> OIL_SRC=<mfinzi/olive-oil-ml checkout>"; exit 2; }
+	for case in $(PARITY_CASES); do $(BIN)/python benchmarks/lieconv_parity.py --case $$case --official-src $(LIECONV_SRC) --oil-src $(OIL_SRC) --out results/parity/$$case; done
 
 reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 fig-springs ## every paper figure and table available so far (QUICK=1 for CPU scale)
 

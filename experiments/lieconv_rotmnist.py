@@ -3,8 +3,8 @@
 Data: 12,000 training / 50,000 test rotated digits (``lconv_cli.data.rotmnist``: the original
 ``mnist_rotation_new`` files when present under ``data.root``, else built from MNIST with seeded
 angles); ``data.val_size`` of the 12,000 are held out (seeded) for model selection, as the paper's
-10k / 2k split. Images are normalised with the official constants and, in training, rotated by
-U[0, 2π) (``data.augment``). Model: ``ImageLieResNet`` over ``group=`` T2 | SO2 | RxSO2 | SE2 |
+10k / 2k split. Images are normalised with the official constants, average-pooled by ``data.pool``
+(1: the official 28 × 28) and, in training, rotated by U[0, 2π) (``data.augment``). Model: ``ImageLieResNet`` over ``group=`` T2 | SO2 | RxSO2 | SE2 |
 Trivial with the official ImgLieResnet settings (``conf/model/img_lieresnet.yaml``). Training:
 Adam, batch 25, lr 3e-3, the LieConv cosine schedule.
 
@@ -29,6 +29,7 @@ from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet
 from lconv_cli.reporting.curves import plot_learning_curve
 from lconv_cli.reporting.figures import save_figure
+from lconv_cli.errors import UserError
 from lconv_cli.runner.registry import register
 from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
 from lconv_cli.train.precision import full_precision, mixed_precision
@@ -44,12 +45,23 @@ from lconv_cli.train.trainer import (
 )
 
 log = logging.getLogger(__name__)
+IMAGE_SIZE, CROP_RADIUS = 28, 15.0  # the official grid: 648 pixels of the 28 × 28 inside radius 15
 EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)
-Images = tuple[torch.Tensor, torch.Tensor]  # normalised images (N, 1, 28, 28) float32, labels (N,) int64
+Images = tuple[torch.Tensor, torch.Tensor]  # normalised images (N, 1, s, s) float32 (s = 28 / data.pool), labels (N,) int64
+
+
+def image_size(cfg: DictConfig) -> int:
+    """Side of the (pooled) digits: 28 / ``data.pool``."""
+    pool = int(cfg.data.pool)
+    if IMAGE_SIZE % pool:
+        raise UserError(f"data.pool must divide {IMAGE_SIZE} (1, 2, 4, 7, 14 or 28); got {pool}")
+    return IMAGE_SIZE // pool
 
 
 def build_image_model(cfg: DictConfig) -> ImageLieResNet:
+    """The official ImgLieResnet over ``group``; on pooled digits the grid and its crop radius shrink alike."""
     m = cfg.model
+    pool = IMAGE_SIZE // image_size(cfg)
     group = make_group(
         str(cfg.group), 2, m.alpha
     )  # model.alpha, liftsamples: the group's own (conf/model/img_lieresnet.yaml)
@@ -65,6 +77,8 @@ def build_image_model(cfg: DictConfig) -> ImageLieResNet:
         bn=bool(m.bn),
         shared_neighbourhoods=bool(m.shared_neighbourhoods),
         lift_seed=int(cfg.seed),
+        image_size=IMAGE_SIZE // pool,
+        crop_radius=CROP_RADIUS / pool,
     )
 
 
@@ -82,8 +96,9 @@ def error_rate(model: torch.nn.Module, images: torch.Tensor, labels: torch.Tenso
 
 
 def load_splits(cfg: DictConfig, device: torch.device) -> tuple[Images, Images, Images]:
-    """(train, validation, test) on ``device``, normalised with the official constants; the validation
-    images are a seeded (``data.seed`` + 1) draw of ``data.val_size`` from the 12,000 training ones."""
+    """(train, validation, test) on ``device``, normalised with the official constants (and average-pooled
+    by ``data.pool``); the validation images are a seeded (``data.seed`` + 1) draw of ``data.val_size``
+    from the 12,000 training ones."""
     splits, source = make_rotated_mnist(
         cfg.data.root, seed=int(cfg.data.seed), download=bool(cfg.data.download), verify=bool(cfg.data.verify)
     )
@@ -96,7 +111,8 @@ def load_splits(cfg: DictConfig, device: torch.device) -> tuple[Images, Images, 
         train_idx = train_idx[: int(cfg.data.train_subset)]
     if cfg.data.test_subset:
         test_x, test_y = test_x[: int(cfg.data.test_subset)], test_y[: int(cfg.data.test_subset)]
-    norm = lambda x: ((x - MEAN) / STD).to(device)  # noqa: E731
+    pool = IMAGE_SIZE // image_size(cfg)
+    norm = lambda x: F.avg_pool2d((x - MEAN) / STD, pool).to(device)  # noqa: E731
     val_x, val_y = norm(train_x[val_idx]), train_y[val_idx].to(device)
     train_x, train_y = norm(train_x[train_idx]), train_y[train_idx].to(device)
     test_x, test_y = norm(test_x), test_y.to(device)
@@ -105,7 +121,7 @@ def load_splits(cfg: DictConfig, device: torch.device) -> tuple[Images, Images, 
 
 
 def rotated(images: torch.Tensor, rng: torch.Generator) -> torch.Tensor:
-    """Normalised images (B, 1, 28, 28), each rotated (bilinear) by an angle drawn from U[0°, 360°) with ``rng``."""
+    """Normalised images (B, 1, s, s), each rotated (bilinear) by an angle drawn from U[0°, 360°) with ``rng``."""
     angles = 360.0 * torch.rand(len(images), generator=rng).to(images.device)
     return (rotate_images(images * STD + MEAN, angles, "bilinear") - MEAN) / STD
 
@@ -172,6 +188,7 @@ def error_metrics(
 def run(cfg: DictConfig) -> dict[str, float]:
     device = torch.device(cfg.device)
     out_dir = Path(cfg.paths.output_dir)
+    image_size(cfg)  # a bad data.pool stops the run before any work
     train, val, (test_x, test_y) = load_splits(cfg, device)
 
     rngs = seeded_rngs(int(cfg.seed), "init", "batches", "augment")

@@ -52,6 +52,26 @@ def pad_rows(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return values.new_zeros(*mask.shape, values.shape[-1]).index_put((mask,), values)
 
 
+PAIR_TABLE_MAX = 1 << 21  # largest B·N² for which the pair table is built (SE(3) QM9 batches: ~1M)
+
+
+@dataclass
+class PairTable:
+    """Every pair of a lifted set with itself, computed once per forward and shared by the layers that
+    keep all points as queries (no subsampling: molecules, springs), as the official ``abq`` tensor:
+    ``distance`` (B, N, N) group distances (no gradient) and ``pair`` (B, N, N, kernel_dim) kernel inputs."""
+
+    distance: torch.Tensor
+    pair: torch.Tensor
+
+    @classmethod
+    def of(cls, group: PointGroup, elems: torch.Tensor, orbits: torch.Tensor) -> PairTable:
+        u, v, qu, qv = elems[:, :, None], elems[:, None], orbits[:, :, None], orbits[:, None]
+        with torch.no_grad():
+            distance = group.distance(u, v, qu, qv)
+        return cls(distance, group.kernel_input(u, v, qu, qv))
+
+
 @dataclass
 class LiftedPoints:
     """A batch of B lifted point sets.
@@ -65,15 +85,17 @@ class LiftedPoints:
     mask: torch.Tensor
     values: torch.Tensor
     batch: int
+    pairs: PairTable | None = None  # of this structure with itself, when the network shares one
+    per_set_draws: bool = False  # a shared (batch-1) structure whose B sets draw their own neighbours
 
     def select(self, index: torch.Tensor, chosen: torch.Tensor) -> LiftedPoints:
         """The structure at ``index`` (B|1, M), ``chosen`` (B|1, M) masking unused slots (values kept as they are)."""
-        return LiftedPoints(
-            gather_points(self.elems, index),
-            gather_points(self.orbits, index),
-            gather_points(self.mask, index) & chosen,
-            self.values,
-            self.batch,
+        return replace(
+            self,
+            elems=gather_points(self.elems, index),
+            orbits=gather_points(self.orbits, index),
+            mask=gather_points(self.mask, index) & chosen,
+            pairs=None,
         )
 
     def value_mask(self) -> torch.Tensor:
@@ -121,14 +143,24 @@ class MaskBatchNorm(nn.Module):
         self.register_buffer("running_mean", torch.zeros(channels))
         self.register_buffer("running_var", torch.ones(channels))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, update_stats: bool = True) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        update_stats: bool = True,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """x (..., C), mask broadcastable to x.shape[:-1] (None: every entry is valid).
 
         ``update_stats=False`` normalises with the batch statistics without touching the running
-        estimates (for recomputation under activation checkpointing)."""
+        estimates (for recomputation under activation checkpointing). ``weights`` (R,): x is (R, C)
+        distinct rows, row r standing for ``weights[r]`` identical entries (statistics as over the
+        repeated rows; mask must be None)."""
         running = (self.running_mean, self.running_var)
         if self.training and not update_stats:
             running = tuple(r.clone() for r in running)  # the update lands on throwaway copies
+        if weights is not None and self.training:
+            return self._weighted(x, weights, running)
         norm = lambda rows: nn.functional.batch_norm(  # noqa: E731
             rows, *running, self.weight, self.bias, self.training, self.momentum, self.eps
         )
@@ -139,6 +171,19 @@ class MaskBatchNorm(nn.Module):
         if not bool(mask.any()):
             return x
         return x.masked_scatter(mask[..., None], norm(x[mask]))
+
+    def _weighted(self, x: torch.Tensor, weights: torch.Tensor, running: tuple[torch.Tensor, torch.Tensor]):
+        """Training batch norm of (R, C) rows with multiplicities ``weights`` (R,)."""
+        xf = x if x.dtype in (torch.float32, torch.float64) else x.float()  # statistics at least in float32
+        w = weights.to(xf.dtype)[:, None]
+        count = w.sum()
+        mean = (w * xf).sum(0) / count
+        var = (w * (xf - mean).square()).sum(0) / count
+        with torch.no_grad():
+            running[0].lerp_(mean.to(running[0].dtype), self.momentum)
+            running[1].lerp_((var * (count / (count - 1).clamp_min(1))).to(running[1].dtype), self.momentum)
+        y = (xf - mean) * torch.rsqrt(var + self.eps) * self.weight + self.bias
+        return y.to(x.dtype)
 
 
 class KernelMLP(nn.Module):
@@ -151,28 +196,33 @@ class KernelMLP(nn.Module):
         self.norms = nn.ModuleList(MaskBatchNorm(b) for b in dims[1:]) if bn else None
         self.recompute = True
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x (..., in_dim) → (..., out_dim); batch statistics over entries where ``mask`` (None: all).
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """x (..., in_dim) → (..., out_dim); batch statistics over entries where ``mask`` (None: all),
+        or over (R, in_dim) distinct rows each counted ``weights`` (R,) times.
 
         In training the MLP's activations (three widths per pair, the bulk of a layer's memory) are
         recomputed in the backward pass rather than stored (unless ``recompute`` is off); it is cheap
         next to the convolution.
         """
         if not (self.recompute and self.training and torch.is_grad_enabled()):
-            return self._run(x, mask, True)
+            return self._run(x, mask, True, weights)
         calls = []
 
         def run(x: torch.Tensor) -> torch.Tensor:
-            calls.append(None)
-            return self._run(x, mask, update_stats=len(calls) == 1)  # the recomputation must not update BN statistics
+            calls.append(None)  # the recomputation must not update BN statistics
+            return self._run(x, mask, len(calls) == 1, weights)
 
         return checkpoint(run, x, use_reentrant=False)
 
-    def _run(self, x: torch.Tensor, mask: torch.Tensor | None, update_stats: bool) -> torch.Tensor:
+    def _run(
+        self, x: torch.Tensor, mask: torch.Tensor | None, update_stats: bool, weights: torch.Tensor | None
+    ) -> torch.Tensor:
         for i, linear in enumerate(self.linears):
             x = linear(x)
             if self.norms is not None:
-                x = self.norms[i](x, mask, update_stats)
+                x = self.norms[i](x, mask, update_stats, weights)
             x = nn.functional.silu(x)
         return x
 
@@ -301,6 +351,7 @@ class LieConv(nn.Module):
         self.linear = nn.Linear(kernel_out * c_in, c_out)
         self.register_buffer("radius", torch.tensor(float(radius)))
         self.recompute = True  # activation checkpointing of the convolution products in training
+        self.distinct_pairs = True  # per-set draws on a shared structure: kernel MLP once per distinct pair
 
     def extra_repr(self) -> str:
         return f"group={self.group}, nbhd={self.nbhd}, ds_frac={self.ds_frac:.4g}, fill={self.fill:.4g}, knn={self.knn}"
@@ -319,8 +370,13 @@ class LieConv(nn.Module):
     def forward(self, points: LiftedPoints, queries: tuple[torch.Tensor, torch.Tensor] | None = None) -> LiftedPoints:
         """``queries``: (index, chosen) from ``query_indices`` (computed here when not given)."""
         with exact_geometry(points.elems.device):
-            centre, nbhd, pair = self._neighbourhoods(points, queries)
-        if bool(nbhd.mask.all()):
+            centre, nbhd, pair, repeats = self._neighbourhoods(points, queries)
+        shape = nbhd.mask.shape if nbhd.index is not None else pair.shape[:-1]
+        if repeats is not None:  # per-set draws on a shared structure: the kernel MLP runs once per distinct pair
+            inverse, counts = repeats
+            rows = self.kernel(pair, weights=counts)[inverse]
+            kernel = rows.new_zeros(*shape, rows.shape[-1]).index_put((nbhd.mask,), rows)
+        elif bool(nbhd.mask.all()):
             kernel = self.kernel(pair)
         else:  # the kernel MLP runs on the real (query, neighbour) pairs only; zeros elsewhere
             rows = self.kernel(pair[nbhd.mask.expand(pair.shape[:-1])])
@@ -348,11 +404,15 @@ class LieConv(nn.Module):
 
     def _neighbourhoods(
         self, points: LiftedPoints, queries: tuple[torch.Tensor, torch.Tensor] | None
-    ) -> tuple[LiftedPoints, Neighbourhoods, torch.Tensor]:
-        """The query points, their neighbourhoods and the pair coordinates (B|1, M, K, kernel_dim)."""
+    ) -> tuple[LiftedPoints, Neighbourhoods, torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+        """The query points, their neighbourhoods, the pair coordinates (B|1, M, K, kernel_dim) and None; or,
+        when B sets draw their own neighbours on one shared structure (images with per-image draws),
+        the distinct (query, point) pairs' coordinates (U, kernel_dim) and (inverse, counts): the
+        distinct pair of each real neighbour (in ``nbhd.mask`` order) and how often each occurs."""
         if queries is None and self.ds_frac < 1:
             queries = self.query_indices(points)
         centre = points if queries is None else points.select(*queries)
+        table = points.pairs if queries is None else None
         structure = (centre.elems, centre.orbits, centre.mask)
         nbhd = ball_neighbourhoods(
             self.group,
@@ -362,18 +422,39 @@ class LieConv(nn.Module):
             self.nbhd,
             self.knn,
             self._seed(1),
+            distances=None if table is None else table.distance,
+            draws=points.batch if points.per_set_draws else 1,
         )
         if self.training and not self.knn:
             self.radius += self.radius_rate * (self.fill - nbhd.fill)
-        if nbhd.index is None:
-            other = (points.elems[:, None], points.orbits[:, None])
+        index = nbhd.index
+        shared = centre.elems.shape[0] == 1 and points.elems.shape[0] == 1
+        if self.distinct_pairs and points.per_set_draws and shared and index is not None and index.shape[0] > 1:
+            n = points.elems.shape[1]
+            keys = (torch.arange(index.shape[1], device=index.device)[None, :, None] * n + index)[nbhd.mask]
+            distinct, inverse, counts = torch.unique(keys, return_inverse=True, return_counts=True)
+            q, p = distinct // n, distinct % n
+            pair = self.group.kernel_input(
+                centre.elems[0, q], points.elems[0, p], centre.orbits[0, q], points.orbits[0, p]
+            )
+            return centre, nbhd, pair, (inverse, counts)
+        if table is not None:
+            pair = (
+                table.pair
+                if index is None
+                else table.pair.gather(2, index[..., None].expand(*index.shape, table.pair.shape[-1]))
+            )
+        elif nbhd.index is None:
+            pair = self.group.kernel_input(
+                centre.elems[:, :, None], points.elems[:, None], centre.orbits[:, :, None], points.orbits[:, None]
+            )
         else:
             other = (
                 gather_points(points.elems, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
                 gather_points(points.orbits, nbhd.index.flatten(1)).unflatten(1, nbhd.index.shape[1:]),
             )
-        pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
-        return centre, nbhd, pair
+            pair = self.group.kernel_input(centre.elems[:, :, None], other[0], centre.orbits[:, :, None], other[1])
+        return centre, nbhd, pair, None
 
     @staticmethod
     def _products(values, kernel, *, index, query_mask, point_mask) -> list[torch.Tensor]:
@@ -495,6 +576,10 @@ class LieResNet(nn.Module):
 
     def forward_lifted(self, points: LiftedPoints) -> torch.Tensor:
         """(B, num_outputs) from an already lifted set."""
+        batch, n = points.mask.shape
+        if all(block.conv.ds_frac >= 1 for block in self.blocks) and batch * n * n <= PAIR_TABLE_MAX:
+            with exact_geometry(points.elems.device):  # every layer sees the same pairs: compute them once
+                points = replace(points, pairs=PairTable.of(self.group, points.elems, points.orbits))
         points = replace(points, values=self.embed(points.values))
         for block in self.blocks:
             points = block(points)
@@ -601,17 +686,17 @@ class ImageLieResNet(LieResNet):
         """images (B, c, h, w) → logits (B, num_classes)."""
         batch = images.shape[0]
         values = images.permute(0, 2, 3, 1)[:, self.pixel_mask].repeat_interleave(self.liftsamples, 1)
-        size = 1 if self.shared_neighbourhoods else batch
         points = LiftedPoints(
-            self.grid_elems.expand(size, -1, -1),
-            self.grid_orbits.expand(size, -1, -1),
-            self.grid_mask.expand(size, -1),
+            self.grid_elems,
+            self.grid_orbits,
+            self.grid_mask,
             values.flatten(0, 1),
             batch,
+            per_set_draws=not self.shared_neighbourhoods,
         )
         points = replace(points, values=self.embed(points.values))
         for i, block in enumerate(self.blocks):
-            index = getattr(self, f"queries_{i}").expand(size, -1)
+            index = getattr(self, f"queries_{i}")
             points = block(points, (index, torch.ones_like(index, dtype=torch.bool)))
         return self.pool(points)
 

@@ -108,6 +108,8 @@ def ball_neighbourhoods(
     k: int,
     knn: bool = False,
     seed: int | None = None,
+    distances: torch.Tensor | None = None,
+    draws: int = 1,
 ) -> Neighbourhoods:
     """Up to ``k`` neighbours per query among the points within group distance ``radius``.
 
@@ -115,7 +117,10 @@ def ball_neighbourhoods(
     than ``k`` points in the ball, ``k`` of them are drawn uniformly at random (top-k of
     in-ball + ``uniform_noise`` with ``seed``), as the official layer does; ``knn`` takes the ``k``
     nearest valid points instead, ignoring the radius. When k ≥ N all points are candidates and
-    no index is formed.
+    no index is formed. ``distances`` (B|1, M, N): the query–point group distances when already
+    known (then the group is not evaluated). ``draws``: with batch-1 queries and points (one structure
+    shared by a batch), the number of sets that draw their own neighbours from it (index and mask
+    then have that batch size).
     """
     q_elems, q_orbits, q_mask = queries
     elems, orbits, mask = points
@@ -126,7 +131,12 @@ def ball_neighbourhoods(
     indices, masks, inside = [], [], 0.0
     for start in range(0, m, chunk):
         stop = min(m, start + chunk)
-        d = group.distance(q_elems[:, start:stop, None], elems[:, None], q_orbits[:, start:stop, None], orbits[:, None])
+        if distances is not None:
+            d = distances[:, start:stop]
+        else:
+            d = group.distance(
+                q_elems[:, start:stop, None], elems[:, None], q_orbits[:, start:stop, None], orbits[:, None]
+            )
         valid = q_mask[:, start:stop, None] & mask[:, None, :]
         in_ball = (d < radius) & valid
         inside += float(in_ball.sum())
@@ -136,10 +146,11 @@ def ball_neighbourhoods(
         if knn:
             scores = torch.where(valid, -d, torch.full_like(d, -float("inf")))
         else:
-            scores = in_ball.to(d.dtype) + uniform_noise(d.shape, seed, d.device, start=(start, 0))
+            noise = uniform_noise((max(batch, draws), *d.shape[1:]), seed, d.device, start=(start, 0))
+            scores = in_ball.to(d.dtype) + noise
         top = scores.topk(k, dim=-1).indices
         indices.append(top)
-        masks.append((valid if knn else in_ball).gather(-1, top))
+        masks.append((valid if knn else in_ball).expand(top.shape[0], -1, -1).gather(-1, top))
     pairs = float((q_mask.sum(-1).to(torch.float64) * mask.sum(-1).to(torch.float64)).sum())
     fill = inside / pairs if pairs else 0.0
     return Neighbourhoods(None if dense else torch.cat(indices, 1), torch.cat(masks, 1), fill)

@@ -162,6 +162,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("data.split_seed", NON_NEGATIVE_INT),
     ("data.val_fraction", Number(low=0, high=1, high_open=True)),
     ("data.val_size", NON_NEGATIVE_INT),
+    ("data.pool", POSITIVE_INT),
     ("data.train_subset", OPTIONAL_POSITIVE_INT),
     ("data.valid_subset", OPTIONAL_POSITIVE_INT),
     ("data.test_subset", OPTIONAL_POSITIVE_INT),

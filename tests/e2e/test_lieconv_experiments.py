@@ -38,6 +38,26 @@ def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path, precision):
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
+def test_pooled_digits_shrink_the_grid_and_a_pool_that_does_not_divide_28_is_refused(fake_root, tmp_path):
+    run = lambda pool, name: lconv(  # noqa: E731
+        "run",
+        "experiment=lieconv_rotmnist",
+        "group=SE2",
+        *SMOKE,
+        "data.verify=false",
+        f"data.pool={pool}",
+        f"paths.output_dir={tmp_path / name}",
+        cwd=tmp_path,
+        env={"LCONV_DATA": str(fake_root)},
+    )
+    proc = run(2, "pooled")
+    assert proc.returncode == 0, proc.stderr
+    assert "points per layer [312," in (tmp_path / "pooled" / "run.log").read_text()  # 156 pixels × 2 lift samples
+    proc = run(3, "bad")
+    assert proc.returncode == 2
+    assert "data.pool must divide 28 (1, 2, 4, 7, 14 or 28); got 3" in proc.stderr
+
+
 def test_an_unknown_group_is_a_clear_error(fake_root, tmp_path):
     proc = lconv(
         "run",

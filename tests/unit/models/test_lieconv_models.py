@@ -250,3 +250,56 @@ def test_recomputed_products_give_the_stored_forward_gradients(c_in, nbhd, path)
         grads.append([v.grad, *(p.grad for p in conv.parameters())])
     for stored, recomputed in zip(*grads):
         assert torch.allclose(recomputed, stored, rtol=1e-10, atol=1e-12), path
+
+
+@pytest.mark.parametrize(
+    ("name", "dim", "liftsamples", "nbhd"), [("T3", 3, 1, 8), ("SE3", 3, 4, 8), ("SO2", 2, 1, 8), ("T3", 3, 1, 50)]
+)
+def test_the_shared_pair_table_changes_nothing(monkeypatch, name, dim, liftsamples, nbhd):
+    """A network without subsampling computes every pair once per forward (PairTable); outputs, gradients
+    (also with respect to the coordinates, which the Hamiltonian models differentiate) and BN statistics
+    are those of computing the pairs in every layer."""
+    import lconv_cli.models.lieconv as lieconv
+
+    x, v, mask = point_cloud(dim)
+    runs = []
+    for table_max in (lieconv.PAIR_TABLE_MAX, 0):
+        monkeypatch.setattr(lieconv, "PAIR_TABLE_MAX", table_max)
+        torch.manual_seed(0)
+        net = LieResNet(4, 3, make_group(name, dim), [16, 16, 32], fills=[0.3, 0.5], nbhd=nbhd, liftsamples=liftsamples)
+        net = net.double()
+        coords = x.clone().requires_grad_()
+        torch.manual_seed(1)
+        out = net(coords, v, mask)
+        out.sum().backward()
+        runs.append((out, coords.grad, [p.grad for p in net.parameters()], [b.clone() for b in net.buffers()]))
+    (out, coords_grad, grads, buffers), (out0, coords_grad0, grads0, buffers0) = runs
+    assert torch.equal(out, out0) and torch.allclose(coords_grad, coords_grad0, rtol=1e-12, atol=1e-14)
+    assert all(torch.allclose(a, b, rtol=1e-12, atol=1e-14) for a, b in zip(grads, grads0))
+    assert all(torch.equal(a, b) for a, b in zip(buffers, buffers0))
+
+
+@pytest.mark.parametrize(("name", "liftsamples"), [("T2", 1), ("SE2", 2)])
+def test_per_image_draws_run_the_kernel_once_per_distinct_pair_without_changing_anything(name, liftsamples):
+    """Per-image neighbour draws on the shared grid: the kernel MLP on distinct (query, point) pairs with
+    count-weighted batch statistics gives the outputs, gradients and BN statistics of running it on every drawn pair."""
+    images = torch.randn(4, 1, 28, 28, generator=RNG(15), dtype=torch.float64)
+    runs = []
+    for distinct in (True, False):
+        torch.manual_seed(0)
+        model = ImageLieResNet(
+            make_group(name, 2, 0.05), k=16, num_layers=2, liftsamples=liftsamples, shared_neighbourhoods=False
+        ).double()
+        for block in model.blocks:
+            block.conv.distinct_pairs = distinct
+            block.conv.radius.fill_(5.0)  # balls of more than nbhd points: the draws differ between images
+        torch.manual_seed(1)
+        out = model(images)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        model.eval()
+        runs.append((out, model(images), [p.grad for p in model.parameters()], [b.clone() for b in model.buffers()]))
+    (out, evaluated, grads, buffers), (out0, evaluated0, grads0, buffers0) = runs
+    close = lambda a, b: torch.allclose(a, b, rtol=1e-9, atol=1e-12)  # noqa: E731
+    assert close(out, out0) and close(evaluated, evaluated0)
+    assert all(close(a, b) for a, b in zip(grads, grads0))
+    assert all(close(a.double(), b.double()) for a, b in zip(buffers, buffers0))
