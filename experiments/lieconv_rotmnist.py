@@ -24,12 +24,12 @@ from omegaconf import DictConfig
 
 from lconv_cli.data.image_variants import rotate_images
 from lconv_cli.data.rotmnist import MEAN, STD, make_rotated_mnist
+from lconv_cli.errors import UserError
 from lconv_cli.groups.point_groups import make_group
 from lconv_cli.models import num_params
 from lconv_cli.models.lieconv import ImageLieResNet
 from lconv_cli.reporting.curves import plot_learning_curve
 from lconv_cli.reporting.figures import save_figure
-from lconv_cli.errors import UserError
 from lconv_cli.runner.registry import register
 from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
 from lconv_cli.train.precision import full_precision, mixed_precision
@@ -47,7 +47,9 @@ from lconv_cli.train.trainer import (
 log = logging.getLogger(__name__)
 IMAGE_SIZE, CROP_RADIUS = 28, 15.0  # the official grid: 648 pixels of the 28 × 28 inside radius 15
 EVAL_BATCH = 100  # images per eval forward: larger batches only add memory (the neighbour gathers)
-Images = tuple[torch.Tensor, torch.Tensor]  # normalised images (N, 1, s, s) float32 (s = 28 / data.pool), labels (N,) int64
+Images = tuple[
+    torch.Tensor, torch.Tensor
+]  # normalised images (N, 1, s, s) float32 (s = 28 / data.pool), labels (N,) int64
 
 
 def image_size(cfg: DictConfig) -> int:
