@@ -2,6 +2,7 @@
 
     python benchmarks/lieconv_throughput.py [--threads 2] [--steps 5] [--cases qm9-T3,qm9-SE3,img-T2,img-SE2]
     python benchmarks/lieconv_throughput.py --official-src LIECONV_DIR --oil-src OIL_DIR [--repeats 3]
+    python benchmarks/lieconv_throughput.py --per-image-neighbourhoods [--precision bf16-mixed]
     python benchmarks/lieconv_throughput.py --scaling          # memory against the number of points
 
 Each case runs in its own process (so its peak RSS is its own): build the model, run warm-up
@@ -119,9 +120,12 @@ def worker(
     batches_file: str | None,
     official: tuple[str, str | None] | None = None,
     per_image_neighbourhoods: bool = False,
+    precision: str = "32",
 ) -> dict:
     """One process's measurement; ``official`` = (LieConv dir, olive-oil-ml dir) times the official model."""
     import torch
+
+    from lconv_cli.train.precision import mixed_precision
 
     torch.manual_seed(0)
     if points is not None:  # memory scaling: a T(2) LieResNet on `points` random points, nbhd 25
@@ -159,7 +163,8 @@ def worker(
     for step in range(warmup + steps):
         batch = batches[step % len(batches)]
         start = time.perf_counter()
-        loss = step_input(batch).float().square().mean()
+        with mixed_precision(precision if not official else "32", "cpu"):
+            loss = step_input(batch).float().square().mean()
         optimizer.zero_grad(set_to_none=False)
         loss.backward()
         optimizer.step()
@@ -169,6 +174,7 @@ def worker(
     return {
         "case": case,
         "implementation": "official" if official else "lconv",
+        "precision": "32" if official else precision,
         "points": points,
         "batch_size": bs,
         "params": sum(p.numel() for p in model.parameters()),
@@ -194,6 +200,7 @@ def run_case(
         command += ["--points", str(points)]
     if args.per_image_neighbourhoods:
         command += ["--per-image-neighbourhoods"]
+    command += ["--precision", args.precision]
     if official:
         command += ["--official-src", args.official_src] + (["--oil-src", args.oil_src] if args.oil_src else [])
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
@@ -244,6 +251,12 @@ def main() -> None:
         help="lconv's image model draws one neighbourhood sample per image, as the official code does "
         "(model.shared_neighbourhoods=false); default: one per batch, lconv's default",
     )
+    parser.add_argument(
+        "--precision",
+        choices=("32", "bf16-mixed"),
+        default="32",
+        help="lconv's forward precision (trainer.precision); the official code always runs in float32",
+    )
     parser.add_argument("--repeats", type=int, default=1, help="processes per implementation and case, interleaved")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--points", type=int, default=None, help=argparse.SUPPRESS)
@@ -263,6 +276,7 @@ def main() -> None:
             args.batches_file,
             official,
             args.per_image_neighbourhoods,
+            args.precision,
         )
         print(json.dumps(result))
         return
@@ -291,7 +305,8 @@ def main() -> None:
     title = f"LieConv train step (forward + backward + Adam), {args.threads} threads, median of {args.steps} steps"
     sampling = "per-image" if args.per_image_neighbourhoods else "per-batch (lconv default)"
     table = Table(
-        title=f"{title}, median of {args.repeats} processes per implementation; lconv image neighbourhoods: {sampling}"
+        title=f"{title}, median of {args.repeats} processes per implementation; lconv image neighbourhoods: "
+        f"{sampling}; lconv precision {args.precision} (official: 32)"
     )
     columns = ["case", "params", "official params", "batch", "samples/s", "official", "speed-up"]
     for column in [*columns, "peak RSS (GB)", "official (GB)", "memory ratio", "data"]:

@@ -55,8 +55,10 @@ def test_official_per_group_settings(compose_cfg):
     cfg = compose_cfg(["experiment=lieconv_rotmnist", "group=SE2"])
     assert cfg.model.alpha == 0.05 and cfg.model.liftsamples == 2
     assert compose_cfg(["experiment=lieconv_rotmnist", "group=T2"]).model.liftsamples == 1
-    model = build_image_model(cfg)
-    assert num_params(model) == 588_837 and model.point_counts[:2] == [1296, 883] and model.group.alpha == 0.05
+    model = build_image_model(cfg)  # quick: the official network on 14 × 14 pooled digits
+    assert num_params(model) == 588_837 and model.point_counts[:2] == [312, 213] and model.group.alpha == 0.05
+    paper = build_image_model(compose_cfg(["experiment=lieconv_rotmnist", "group=SE2", "scale=paper"]))
+    assert num_params(paper) == 588_837 and paper.point_counts[:2] == [1296, 883]  # the official 28 × 28 grid
     qm9 = compose_cfg(["experiment=lieconv_qm9", "group=SE3"])
     assert qm9.model.nbhd == 25 and qm9.data.recenter is True
     assert qm9.trainer.batch_size == 75 and qm9.trainer.lr == 0.003
