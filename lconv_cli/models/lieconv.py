@@ -26,6 +26,7 @@ from functools import partial
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.utils.checkpoint import checkpoint
 
 from lconv_cli.groups.point_groups import PointGroup
@@ -284,6 +285,7 @@ class ProductsLinear(torch.autograd.Function):
         return torch.cat([nn.functional.linear(chunk, weight, bias) for chunk in chunks])
 
     @staticmethod
+    @once_differentiable  # a second derivative (create_graph) raises instead of being silently wrong
     def backward(ctx, grad_out):
         values, kernel, weight, bias = ctx.saved_tensors
         inputs = [t.detach().requires_grad_(need) for t, need in zip((values, kernel), ctx.needs_input_grad)]
