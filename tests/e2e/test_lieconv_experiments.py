@@ -17,18 +17,23 @@ def fake_root(tmp_path_factory):
     return fake_idx_dataset(tmp_path_factory.mktemp("data"), "MNIST", num_train=200, num_test=110, seed=0)
 
 
-@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
-def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path, precision):
-    proc = lconv(
+def rotmnist(fake_root, tmp_path, *overrides: str):
+    """A smoke run of lieconv_rotmnist on the fake MNIST root with ``overrides``."""
+    return lconv(
         "run",
         "experiment=lieconv_rotmnist",
-        "group=SO2",
         *SMOKE,
         "data.verify=false",
-        f"trainer.precision={precision}",
-        f"paths.output_dir={tmp_path / 'run'}",
+        *overrides,
         cwd=tmp_path,
         env={"LCONV_DATA": str(fake_root)},
+    )
+
+
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
+def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path, precision):
+    proc = rotmnist(
+        fake_root, tmp_path, "group=SO2", f"trainer.precision={precision}", f"paths.output_dir={tmp_path / 'run'}"
     )
     assert proc.returncode == 0, proc.stderr
     assert f"precision: {precision}" in (tmp_path / "run" / "config.yaml").read_text()
@@ -39,35 +44,16 @@ def test_rotmnist_smoke_run_leaves_a_record(fake_root, tmp_path, precision):
 
 
 def test_pooled_digits_shrink_the_grid_and_a_pool_that_does_not_divide_28_is_refused(fake_root, tmp_path):
-    run = lambda pool, name: lconv(  # noqa: E731
-        "run",
-        "experiment=lieconv_rotmnist",
-        "group=SE2",
-        *SMOKE,
-        "data.verify=false",
-        f"data.pool={pool}",
-        f"paths.output_dir={tmp_path / name}",
-        cwd=tmp_path,
-        env={"LCONV_DATA": str(fake_root)},
-    )
-    proc = run(2, "pooled")
+    proc = rotmnist(fake_root, tmp_path, "group=SE2", "data.pool=2", f"paths.output_dir={tmp_path / 'pooled'}")
     assert proc.returncode == 0, proc.stderr
     assert "points per layer [312," in (tmp_path / "pooled" / "run.log").read_text()  # 156 pixels × 2 lift samples
-    proc = run(3, "bad")
+    proc = rotmnist(fake_root, tmp_path, "group=SE2", "data.pool=3", f"paths.output_dir={tmp_path / 'bad'}")
     assert proc.returncode == 2
     assert "data.pool must divide 28 (1, 2, 4, 7, 14 or 28); got 3" in proc.stderr
 
 
 def test_an_unknown_group_is_a_clear_error(fake_root, tmp_path):
-    proc = lconv(
-        "run",
-        "experiment=lieconv_rotmnist",
-        "group=SE3",
-        *SMOKE,
-        "data.verify=false",
-        cwd=tmp_path,
-        env={"LCONV_DATA": str(fake_root)},
-    )
+    proc = rotmnist(fake_root, tmp_path, "group=SE3")
     assert proc.returncode == 2
     assert "group=SE3 is not a group on R^2; choose one of Trivial, T2, SO2, RxSO2, SE2" in proc.stderr
 
