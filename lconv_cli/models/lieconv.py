@@ -239,7 +239,8 @@ def neighbour_convolve(values: torch.Tensor, index: torch.Tensor | None, kernel:
     return kernel.transpose(-1, -2) @ neighbours
 
 
-PER_SET_MIN_CHANNELS = 256  # below this width one padded batched product beats the per-set loop (measured)
+# below this width, or under bf16 autocast (cheap AMX products), one padded batched product beats the per-set loop (measured)
+PER_SET_MIN_CHANNELS = 256
 CHUNK_ROWS = 768  # query rows per chunk in the per-set path: bounds the (rows, H·C) products in memory
 
 
@@ -466,12 +467,15 @@ class LieConv(nn.Module):
         masks (B, M) and (B, N).
         """
         padding = not (bool(query_mask.all()) and bool(point_mask.all()))
-        if index is None and padding and values.shape[-1] >= PER_SET_MIN_CHANNELS:
+        wide = values.shape[-1] >= PER_SET_MIN_CHANNELS and not torch.is_autocast_enabled(values.device.type)
+        if index is None and padding and wide:
             return packed_products(values, kernel, query_mask, point_mask)
         padded = pad_rows(values, point_mask)
         products = neighbour_convolve(padded, index, kernel)  # (B, M, H, C)
-        rows = products.flatten(0, 1) if bool(query_mask.all()) else products[query_mask]
-        return [rows.flatten(-2)]
+        rows = products.flatten(0, 1).flatten(-2)
+        if not bool(query_mask.all()):  # index_select: its backward adds whole rows, no masked index_put
+            rows = rows.index_select(0, query_mask.flatten().nonzero().squeeze(1))
+        return [rows]
 
 
 class BottleBlock(nn.Module):

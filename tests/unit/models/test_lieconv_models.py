@@ -252,6 +252,30 @@ def test_recomputed_products_give_the_stored_forward_gradients(c_in, nbhd, path)
         assert torch.allclose(recomputed, stored, rtol=1e-10, atol=1e-12), path
 
 
+def test_per_set_and_padded_dense_products_agree(monkeypatch):
+    """The per-set loop (wide float32 layers) and the one padded batched product (narrow layers, bf16
+    autocast) give the same outputs and gradients on sets with padding."""
+    import lconv_cli.models.lieconv as lieconv
+
+    group = make_group("T3", 3)
+    x, _, mask = point_cloud(3, batch=3, n=12)
+    mask[2, 7:] = False
+    elems, orbits = group.lift(x, 1, torch.zeros(3, 12, 1, group.lift_noise_dim, dtype=x.dtype))
+    values = torch.randn(int(mask.sum()), 256, generator=RNG(15), dtype=torch.float64)
+    runs = []
+    for min_channels in (256, 10**9):
+        monkeypatch.setattr(lieconv, "PER_SET_MIN_CHANNELS", min_channels)
+        torch.manual_seed(0)
+        conv = lieconv.LieConv(256, 8, group, nbhd=50, fill=0.6).double()
+        v = values.clone().requires_grad_()
+        torch.manual_seed(1)
+        out = conv(lieconv.LiftedPoints(elems.flatten(1, 2), orbits.flatten(1, 2), mask, v, 3)).values
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        runs.append([out, v.grad, *(p.grad for p in conv.parameters())])
+    for per_set, padded in zip(*runs):
+        assert torch.allclose(per_set, padded, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     ("name", "dim", "liftsamples", "nbhd"), [("T3", 3, 1, 8), ("SE3", 3, 4, 8), ("SO2", 2, 1, 8), ("T3", 3, 1, 50)]
 )
