@@ -37,6 +37,8 @@ def test_wheel_contains_conf_and_experiments_and_runs_from_it(tmp_path):
         "lconv_cli/lie/shannon_whittaker.py",
     ):
         assert required in names, required
+    sources = {path.relative_to(REPO).as_posix() for path in (REPO / "lconv_cli").rglob("*.py")}
+    assert not sources - names, f"modules missing from the wheel (setup.cfg packages): {sorted(sources - names)}"
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (

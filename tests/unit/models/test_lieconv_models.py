@@ -256,6 +256,7 @@ def test_per_set_and_padded_dense_products_agree(monkeypatch):
     """The per-set loop (wide float32 layers) and the one padded batched product (narrow layers, bf16
     autocast) give the same outputs and gradients on sets with padding."""
     import lconv_cli.models.lieconv as lieconv
+    from lconv_cli.models.lieconv import products
 
     group = make_group("T3", 3)
     x, _, mask = point_cloud(3, batch=3, n=12)
@@ -264,7 +265,7 @@ def test_per_set_and_padded_dense_products_agree(monkeypatch):
     values = torch.randn(int(mask.sum()), 256, generator=RNG(15), dtype=torch.float64)
     runs = []
     for min_channels in (256, 10**9):
-        monkeypatch.setattr(lieconv, "PER_SET_MIN_CHANNELS", min_channels)
+        monkeypatch.setattr(products, "PER_SET_MIN_CHANNELS", min_channels)
         torch.manual_seed(0)
         conv = lieconv.LieConv(256, 8, group, nbhd=50, fill=0.6).double()
         v = values.clone().requires_grad_()
@@ -283,12 +284,12 @@ def test_the_shared_pair_table_changes_nothing(monkeypatch, name, dim, liftsampl
     """A network without subsampling computes every pair once per forward (PairTable); outputs, gradients
     (also with respect to the coordinates, which the Hamiltonian models differentiate) and BN statistics
     are those of computing the pairs in every layer."""
-    import lconv_cli.models.lieconv as lieconv
+    from lconv_cli.models.lieconv import points
 
     x, v, mask = point_cloud(dim)
     runs = []
-    for table_max in (lieconv.PAIR_TABLE_MAX, 0):
-        monkeypatch.setattr(lieconv, "PAIR_TABLE_MAX", table_max)
+    for table_max in (points.PAIR_TABLE_MAX, 0):
+        monkeypatch.setattr(points, "PAIR_TABLE_MAX", table_max)
         torch.manual_seed(0)
         net = LieResNet(4, 3, make_group(name, dim), [16, 16, 32], fills=[0.3, 0.5], nbhd=nbhd, liftsamples=liftsamples)
         net = net.double()
