@@ -140,6 +140,7 @@ def build_molecule_model(cfg: DictConfig, group_name: str) -> MoleculeLieResNet:
         liftsamples=int(m.liftsamples),
         knn=bool(m.knn),
         bn=bool(m.bn),
+        recompute=bool(m.recompute),
     )
 
 

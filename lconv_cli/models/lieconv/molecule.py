@@ -25,6 +25,7 @@ class MoleculeLieResNet(LieResNet):
         bn: bool = True,
         num_species: int = 5,
         charge_power: int = 2,
+        recompute: bool = True,
     ) -> None:
         super().__init__(
             num_species * (charge_power + 1),
@@ -37,6 +38,7 @@ class MoleculeLieResNet(LieResNet):
             bn=bn,
             liftsamples=liftsamples,
             knn=knn,
+            recompute=recompute,
         )
 
     def forward(self, positions: torch.Tensor, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
