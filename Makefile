@@ -31,7 +31,7 @@ demo: install ## install, then run the default experiment (so2_discovery)
 	$(LCONV) run experiment=so2_discovery $(OVERRIDES)
 
 test: install lint docs ## install, lint, build the docs (warnings are errors), then run the fast test suite (< 10 min on 2 cores)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" --durations=15
 
 test-full: install lint docs ## lint, the docs build, the fast suite and the slow tests
 	$(BIN)/python -m pytest -q
