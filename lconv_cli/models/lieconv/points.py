@@ -24,9 +24,6 @@ def pad_rows(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return values.new_zeros(*mask.shape, values.shape[-1]).index_put((mask,), values)
 
 
-PAIR_TABLE_MAX = 1 << 21  # largest B·N² for which the pair table is built (SE(3) QM9 batches: ~1M)
-
-
 @dataclass
 class PairTable:
     """Every pair of a lifted set with itself, computed once per forward and shared by the layers that

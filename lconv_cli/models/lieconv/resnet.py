@@ -8,11 +8,12 @@ import torch
 from torch import nn
 
 from lconv_cli.groups.point_groups import PointGroup
-from lconv_cli.models.lieconv import points as point_sets
 from lconv_cli.models.lieconv.batchnorm import MaskBatchNorm, norm_swish
 from lconv_cli.models.lieconv.conv import LieConv
 from lconv_cli.models.lieconv.points import LiftedPoints, PairTable, exact_geometry
 from lconv_cli.models.point_sampling import uniform_noise
+
+PAIR_TABLE_MAX = 1 << 21  # largest B·N² for which the pair table is built (SE(3) QM9 batches: ~1M)
 
 
 class BottleBlock(nn.Module):
@@ -120,7 +121,7 @@ class LieResNet(nn.Module):
     def forward_lifted(self, points: LiftedPoints) -> torch.Tensor:
         """(B, num_outputs) from an already lifted set."""
         batch, n = points.mask.shape
-        if all(block.conv.ds_frac >= 1 for block in self.blocks) and batch * n * n <= point_sets.PAIR_TABLE_MAX:
+        if all(block.conv.ds_frac >= 1 for block in self.blocks) and batch * n * n <= PAIR_TABLE_MAX:
             with exact_geometry(points.elems.device):  # every layer sees the same pairs: compute them once
                 points = replace(points, pairs=PairTable.of(self.group, points.elems, points.orbits))
         points = replace(points, values=self.embed(points.values))

@@ -284,12 +284,12 @@ def test_the_shared_pair_table_changes_nothing(monkeypatch, name, dim, liftsampl
     """A network without subsampling computes every pair once per forward (PairTable); outputs, gradients
     (also with respect to the coordinates, which the Hamiltonian models differentiate) and BN statistics
     are those of computing the pairs in every layer."""
-    from lconv_cli.models.lieconv import points
+    from lconv_cli.models.lieconv import resnet
 
     x, v, mask = point_cloud(dim)
     runs = []
-    for table_max in (points.PAIR_TABLE_MAX, 0):
-        monkeypatch.setattr(points, "PAIR_TABLE_MAX", table_max)
+    for table_max in (resnet.PAIR_TABLE_MAX, 0):
+        monkeypatch.setattr(resnet, "PAIR_TABLE_MAX", table_max)
         torch.manual_seed(0)
         net = LieResNet(4, 3, make_group(name, dim), [16, 16, 32], fills=[0.3, 0.5], nbhd=nbhd, liftsamples=liftsamples)
         net = net.double()
