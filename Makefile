@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity reproduce clean clean-results
+.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity bench-algebra discover reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -196,6 +196,15 @@ PARITY_CASES ?= rotmnist-T2 rotmnist-SE2 qm9-T3
 bench-lieconv-parity: install ## LieConv parity with the official code at equal budget (LIECONV_SRC and OIL_SRC required; PARITY_CASES, ~1 h each on 2 cores): results/parity/<case>/
 	@test -n "$(LIECONV_SRC)" -a -n "$(OIL_SRC)" || { echo "make bench-lieconv-parity needs LIECONV_SRC=<mfinzi/LieConv checkout> OIL_SRC=<mfinzi/olive-oil-ml checkout>"; exit 2; }
 	for case in $(PARITY_CASES); do $(BIN)/python benchmarks/lieconv_parity.py --case $$case --official-src $(LIECONV_SRC) --oil-src $(OIL_SRC) --out results/parity/$$case; done
+
+bench-algebra: install ## oracle algebra discovery wall time: so(3), so(1,3), so(10) (45 generators), 3 seeds each
+	$(BIN)/python benchmarks/algebra_speed.py --seeds 0,1,2
+
+# DATA: your labelled points (.npz with x and y, .npy, .csv with y in the last column, .pt); DISCOVER_ARGS: more overrides
+DATA ?= tests/data/lorentz_points.csv
+DISCOVER_ARGS ?=
+discover: install ## the symmetry of your own data: fit y(x), find and name the algebra that keeps it (DATA=points.npz; default: the shipped example)
+	$(BIN)/lconv run experiment=algebra_discovery data=file data.path=$(abspath $(DATA)) $(DISCOVER_ARGS)
 
 reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 fig-springs ## every paper figure and table available so far (QUICK=1 for CPU scale)
 

@@ -1,106 +1,236 @@
-"""Test cases for discovering linear Lie algebras from an invariant: the invariant, the true algebra.
+"""Invariants whose symmetry algebra is to be discovered: built-in families with parameters, or the
+user's own function.
 
 A case acts on points made of ``copies`` vectors in R^n (one generator G acts on each copy) and
-names an invariant φ the symmetry must preserve. The symmetry algebra is {G : ∇φ(x)·(G x) = 0 ∀x}.
+names invariants φ (N, copies·n) → (N,) or (N, m) the symmetry must preserve: its algebra is
+{G : ∇φ_j(x)·(G x) = 0 for every x and every j}.
 
-    so3   R³, φ = x² + y² + z²               so(3),     dim 3, Killing signature (0, 3, 0)
-    so21  R³, φ = x² + y² − z²               so(2,1),   dim 3, Killing signature (2, 1, 0)
-    so13  R⁴, φ = t² − x² − y² − z²          so(1,3),   dim 6, Killing signature (3, 3, 0)
-    sl2   two vectors u, v ∈ R², φ = u₁v₂ − u₂v₁ (the area they span)
-                                             sl(2,R),   dim 3, Killing signature (2, 1, 0)
+``data.algebra`` specs (the parenthesised forms need quoting on a shell command line):
+
+    so<n>, so(n)           R^n, φ = Σ x_i²                          so(n),     dim n(n−1)/2
+    so<p>_<q>, so(p,q)     R^{p+q}, φ = x₁² + … + x_p² − … − x_{p+q}²   so(p,q)
+    sp<2n>, sp(2n)         u, v ∈ R^{2n}, φ = uᵀJv (J = [[0, I], [−I, 0]])   sp(2n,R), dim n(2n+1)
+    sl<n>, det<n>, sl(n)   n vectors in R^n, φ = det[v₁ … v_n] (the volume they span)   sl(n,R)
+    u<n>, u(n)             u, v ∈ R^{2n}, φ = (|u|², uᵀJv): a Hermitian form   u(n), dim n²
+    module:function        the user's invariant (``data.input_dim``, ``data.copies``)
+
+Aliases kept from the first version: so3, so21 = so(2,1), so13 = so(1,3), sl2 = area of two vectors.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import ModuleType
 
 import torch
+
+from lconv_cli.errors import UserError
+from lconv_cli.lie.bases import (
+    realify,
+    signature_metric,
+    so_basis,
+    special_linear_basis,
+    special_unitary_basis,
+    symplectic_basis,
+    symplectic_form,
+)
+from lconv_cli.lie.metrics import killing_signature
+
+ALIASES = {"so21": "so2_1", "so13": "so1_3"}
+MAX_INPUT_DIM = 64
+
+__all__ = [
+    "ALGEBRAS",
+    "AlgebraCase",
+    "algebra_case",
+    "finite_rows",
+    "invariance_residuals",
+    "invariant_gradients",
+    "user_case",
+]
 
 
 @dataclass(frozen=True)
 class AlgebraCase:
-    """A named invariant and its symmetry algebra. ``invariant`` maps (N, copies·n) points to (N,)."""
+    """Invariants on (N, copies·n) points and, for built-in families, their symmetry algebra's basis
+    (``basis`` None for a user's function: there is no known answer to compare with)."""
 
     name: str
     n: int
     copies: int
     invariant: Callable[[torch.Tensor], torch.Tensor]
-    basis: Callable[[], torch.Tensor]
-    signature: tuple[int, int, int]
+    basis: Callable[[], torch.Tensor] | None
     description: str
 
     @property
-    def dim(self) -> int:
-        return self.basis().shape[0]
+    def dim(self) -> int | None:
+        return self.basis().shape[0] if self.basis is not None else None
+
+    @cached_property
+    def signature(self) -> tuple[int, int, int] | None:
+        return killing_signature(self.basis()) if self.basis is not None else None
 
 
-def pseudo_orthogonal_basis(metric: torch.Tensor) -> torch.Tensor:
-    """(n(n−1)/2, n, n) float64 basis of so(η) = {G : ηG antisymmetric} = {η⁻¹A : A antisymmetric}."""
-    n = metric.shape[0]
-    inverse = torch.linalg.inv(metric.to(torch.float64))
-    gens = []
-    for i in range(n):
-        for j in range(i + 1, n):
-            a = torch.zeros(n, n, dtype=torch.float64)
-            a[i, j], a[j, i] = 1.0, -1.0
-            gens.append(inverse @ a)
-    return torch.stack(gens)
-
-
-def special_linear_basis(n: int) -> torch.Tensor:
-    """(n² − 1, n, n) float64 basis of sl(n, R): the off-diagonal units and diagonal differences."""
-    gens = []
-    for i in range(n):
-        for j in range(n):
-            if i != j:
-                e = torch.zeros(n, n, dtype=torch.float64)
-                e[i, j] = 1.0
-                gens.append(e)
-    for i in range(n - 1):
-        h = torch.zeros(n, n, dtype=torch.float64)
-        h[i, i], h[i + 1, i + 1] = 1.0, -1.0
-        gens.append(h)
-    return torch.stack(gens)
-
-
-def _quadratic_case(
-    name: str, signs: tuple[float, ...], signature: tuple[int, int, int], description: str
-) -> AlgebraCase:
-    metric = torch.diag(torch.tensor(signs, dtype=torch.float64))
+def _quadratic(p: int, q: int, name: str) -> AlgebraCase:
+    metric = signature_metric(p, q)
+    signs = metric.diagonal()
+    label = f"so({p})" if q == 0 else f"so({p},{q})"
     return AlgebraCase(
         name=name,
-        n=len(signs),
+        n=p + q,
         copies=1,
-        invariant=lambda x: ((x * x) * metric.diagonal().to(x.dtype)).sum(-1),
-        basis=lambda: pseudo_orthogonal_basis(metric),
-        signature=signature,
-        description=description,
+        invariant=lambda x: (x * x * signs.to(x.dtype)).sum(-1),
+        basis=lambda: so_basis(p, q),
+        description=f"{label}: linear maps of R^{p + q} keeping a quadratic form of signature ({p}, {q})",
     )
 
 
-def _area(x: torch.Tensor) -> torch.Tensor:
-    return x[:, 0] * x[:, 3] - x[:, 1] * x[:, 2]
-
-
-ALGEBRAS: dict[str, AlgebraCase] = {
-    "so3": _quadratic_case("so3", (1.0, 1.0, 1.0), (0, 3, 0), "so(3): rotations of R³ keep x² + y² + z²"),
-    "so21": _quadratic_case(
-        "so21", (1.0, 1.0, -1.0), (2, 1, 0), "so(2,1): Lorentz group of R^{2,1}, keeps x² + y² − z²"
-    ),
-    "so13": _quadratic_case(
-        "so13", (1.0, -1.0, -1.0, -1.0), (3, 3, 0), "so(1,3): Lorentz group, keeps t² − x² − y² − z²"
-    ),
-    "sl2": AlgebraCase(
-        name="sl2",
-        n=2,
+def _symplectic(two_n: int, name: str) -> AlgebraCase:
+    if two_n % 2 or two_n < 2:
+        raise UserError(f"data.algebra={name}: sp needs an even dimension 2n ≥ 2, got {two_n}")
+    n = two_n // 2
+    form = symplectic_form(n)
+    return AlgebraCase(
+        name=name,
+        n=two_n,
         copies=2,
-        invariant=_area,
-        basis=lambda: special_linear_basis(2),
-        signature=(2, 1, 0),
-        description="sl(2,R): area-preserving linear maps of R², keep u₁v₂ − u₂v₁",
-    ),
+        invariant=lambda x: torch.einsum("bi,ij,bj->b", x[:, :two_n], form.to(x.dtype), x[:, two_n:]),
+        basis=lambda: symplectic_basis(n),
+        description=f"sp({two_n},R): linear maps of R^{two_n} keeping the symplectic form uᵀJv of two vectors",
+    )
+
+
+def _determinant(n: int, name: str) -> AlgebraCase:
+    if n < 2:
+        raise UserError(f"data.algebra={name}: sl needs n ≥ 2, got {n}")
+    return AlgebraCase(
+        name=name,
+        n=n,
+        copies=n,
+        invariant=lambda x: torch.linalg.det(x.reshape(x.shape[0], n, n)),
+        basis=lambda: special_linear_basis(n),
+        description=f"sl({n},R): volume-preserving linear maps of R^{n}, keep det of {n} vectors",
+    )
+
+
+def _unitary(n: int, name: str) -> AlgebraCase:
+    form = symplectic_form(n)
+
+    def invariant(x: torch.Tensor) -> torch.Tensor:
+        u, v = x[:, : 2 * n], x[:, 2 * n :]
+        return torch.stack([(u * u).sum(-1), torch.einsum("bi,ij,bj->b", u, form.to(x.dtype), v)], -1)
+
+    def basis() -> torch.Tensor:
+        centre = realify(1j * torch.eye(n, dtype=torch.complex128))[None]
+        return torch.cat([special_unitary_basis(n), centre]) if n > 1 else centre
+
+    return AlgebraCase(
+        name=name,
+        n=2 * n,
+        copies=2,
+        invariant=invariant,
+        basis=basis,
+        description=f"u({n}): linear maps of R^{2 * n} = C^{n} keeping |u|² and uᵀJv (a Hermitian form)",
+    )
+
+
+FAMILIES: dict[str, Callable[[str, list[int]], AlgebraCase]] = {
+    "so": lambda name, k: _quadratic(k[0], k[1] if len(k) > 1 else 0, name),
+    "sp": lambda name, k: _symplectic(k[0], name),
+    "sl": lambda name, k: _determinant(k[0], name),
+    "det": lambda name, k: _determinant(k[0], name),
+    "u": lambda name, k: _unitary(k[0], name),
 }
+SPEC = re.compile(r"^(so|sp|sl|det|u)(?:(\d+)(?:_(\d+))?|\((\d+)(?:,\s*(\d+|R))?\))$")
+
+
+def algebra_case(spec: str) -> AlgebraCase:
+    """The case for a ``data.algebra`` spec (module docstring); UserError naming the problem otherwise."""
+    text = str(spec).strip()
+    match = SPEC.match(ALIASES.get(text, text))
+    if match is None:
+        raise UserError(
+            f"data.algebra={spec!r} is not a known family: use so<n>, so<p>_<q>, sp<2n>, sl<n>, u<n> "
+            "(or 'so(p,q)' …), or data.invariant=module:function for your own invariant"
+        )
+    family, a, b, c, d = match.groups()
+    numbers = [int(v) for v in (a, b, c, d) if v is not None and v != "R"]
+    if family == "so" and (sum(numbers) < 2 or (len(numbers) > 1 and numbers[1] > 0 and numbers[0] == 0)):
+        raise UserError(f"data.algebra={spec!r}: so(p,q) needs p ≥ 1 and p + q ≥ 2")
+    case = FAMILIES[family](text, numbers)
+    if case.n * case.copies > MAX_INPUT_DIM:
+        raise UserError(f"data.algebra={spec!r}: {case.n * case.copies} input coordinates; at most {MAX_INPUT_DIM}")
+    return case
+
+
+def import_module(name: str) -> ModuleType:
+    """A module by dotted name, found from the working directory too, or a ``path/to/file.py``."""
+    if name.endswith(".py"):
+        path = Path(name).expanduser().resolve()
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        if spec is None or spec.loader is None or not path.is_file():
+            raise ImportError(f"no such file: {path}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    cwd = str(Path.cwd())
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    finally:
+        if added:
+            sys.path.remove(cwd)
+
+
+def user_case(target: str, input_dim: int | None, copies: int = 1) -> AlgebraCase:
+    """A user's invariant ``package.module:function`` (importable, or from the working directory) or
+    ``path/to/file.py:function``: torch (N, copies·input_dim) float64 in, (N,) or
+    (N, m) out, differentiable. Imported and called once on test points here, so that a bad name,
+    signature or output shape is one clear error before any training."""
+    module_name, _, function_name = str(target).rpartition(":")
+    if not module_name or not function_name:
+        raise UserError(f"data.invariant={target!r}: expected package.module:function")
+    if input_dim is None or int(input_dim) < 1:
+        raise UserError("data.invariant needs data.input_dim (the dimension n of each vector)")
+    try:
+        function = getattr(import_module(module_name), function_name)
+    except (ImportError, AttributeError, OSError, SyntaxError) as error:
+        raise UserError(f"data.invariant={target!r} cannot be imported: {error}") from None
+    if not callable(function):
+        raise UserError(f"data.invariant={target!r} is not callable")
+    n, copies = int(input_dim), int(copies)
+    probe = torch.randn(4, n * copies, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    try:
+        value = function(probe.clone().requires_grad_(True))
+    except Exception as error:
+        raise UserError(f"data.invariant={target!r} failed on (4, {n * copies}) float64 input: {error!r}") from None
+    if not isinstance(value, torch.Tensor) or value.shape[:1] != (4,) or value.dim() > 2:
+        shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+        raise UserError(
+            f"data.invariant={target!r} must return a tensor of shape (N,) or (N, m); got {shape} for N = 4"
+        )
+    if not value.requires_grad:
+        raise UserError(f"data.invariant={target!r} returned a value that does not depend differentiably on its input")
+    return AlgebraCase(
+        name=str(target),
+        n=n,
+        copies=copies,
+        invariant=function,
+        basis=None,
+        description=f"{target}: user invariant on {copies} × R^{n}",
+    )
+
+
+ALGEBRAS: dict[str, AlgebraCase] = {name: algebra_case(name) for name in ("so3", "so21", "so13", "sl2")}
 
 
 def act(generators: torch.Tensor, points: torch.Tensor, copies: int) -> torch.Tensor:
@@ -113,15 +243,32 @@ def act(generators: torch.Tensor, points: torch.Tensor, copies: int) -> torch.Te
 def invariance_residuals(
     generators: torch.Tensor, points: torch.Tensor, gradients: torch.Tensor, copies: int
 ) -> torch.Tensor:
-    """(k, N) r_i(x) = ∇φ(x)·(G_i x) / (‖∇φ(x)‖ ‖x‖ ‖G_i‖_F): scale-free first-order change of φ."""
-    moved = act(generators, points, copies)
-    change = (moved * gradients[None]).sum(-1)
-    scale = gradients.norm(dim=-1)[None] * points.norm(dim=-1)[None] * generators.flatten(1).norm(dim=-1)[:, None]
-    return change / scale.clamp_min(1e-300)
+    """(k, N·m) r_i(x, j) = ∇φ_j(x)·(G_i x) / (‖∇φ_j(x)‖ ‖x‖ ‖G_i‖_F): scale-free first-order change
+    of each invariant; gradients (N, m, copies·n) or (N, copies·n) for one invariant."""
+    if gradients.dim() == 2:
+        gradients = gradients[:, None]
+    moved = act(generators, points, copies)  # (k, N, D)
+    change = torch.einsum("knd,nmd->knm", moved, gradients)
+    scale = (
+        gradients.norm(dim=-1)[None]
+        * points.norm(dim=-1)[None, :, None]
+        * generators.flatten(1).norm(dim=-1)[:, None, None]
+    )
+    return (change / scale.clamp_min(1e-300)).flatten(1)
 
 
 def invariant_gradients(case: AlgebraCase, points: torch.Tensor) -> torch.Tensor:
-    """(N, copies·n) ∇φ at each point (autograd; φ is any differentiable invariant)."""
+    """(N, m, copies·n) ∇φ_j at each point (autograd; φ any differentiable invariant with m outputs)."""
     x = points.detach().clone().requires_grad_(True)
-    (grad,) = torch.autograd.grad(case.invariant(x).sum(), x)
-    return grad.detach()
+    values = case.invariant(x)
+    values = values[:, None] if values.dim() == 1 else values
+    grads = [
+        torch.autograd.grad(values[:, j].sum(), x, retain_graph=j + 1 < values.shape[1])[0]
+        for j in range(values.shape[1])
+    ]
+    return torch.stack(grads, 1).detach()
+
+
+def finite_rows(points: torch.Tensor, gradients: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: rows whose coordinates and invariant gradients (N, m, D) are all finite."""
+    return torch.isfinite(points).all(-1) & torch.isfinite(gradients).flatten(1).all(-1)

@@ -214,6 +214,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("model.polish_pairs", NON_NEGATIVE_INT),
     ("model.pairs_per_unknown", POSITIVE_INT),
     ("model.invariance_tol", POSITIVE),
+    ("model.min_gap", Number(low=1, low_open=True, nullable=True)),
+    ("model.fitted_closure_weight", NON_NEGATIVE),
 )
 
 

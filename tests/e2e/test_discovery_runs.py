@@ -1,6 +1,7 @@
 """Smoke runs of every discovery experiment and model variant, and the discover-then-use loop."""
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -129,3 +130,49 @@ def test_translation_and_algebra_smoke_runs(tmp_path):
     assert metrics["true_dim"] == 3 and metrics["discovered_dim"] in (0, 1, 2, 3, 4)
     assert set(metrics) >= {"subspace_similarity", "closure_error", "killing_positive", "success"}
     assert math.isfinite(metrics["final_train_loss"])
+
+
+def test_a_users_invariant_is_discovered_and_named(tmp_path):
+    invariants = Path(__file__).resolve().parents[1] / "user_invariants.py"
+    common = ("run", "algebra_discovery", *SMOKE, "data.input_dim=4")
+    proc = lconv(
+        *common,
+        f"data.invariant={invariants}:minkowski_interval",
+        f"paths.output_dir={tmp_path / 'mine'}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = read_json(tmp_path / "mine" / "metrics.json")["metrics"]
+    assert metrics["discovered_dim"] == 6 and metrics["success"] == 1.0
+    assert metrics["subspace_similarity"] is None  # no known answer: NaN, written as null
+    record = read_json(tmp_path / "mine" / "algebra.json")
+    assert record["found"]["name"] == "sl(2,C) ≅ so(3,1)" and record["expected"] is None
+    assert record["found"]["killing_signature"] == [3, 3, 0] and len(record["structure_constants"]) == 6
+    # a broken invariant is one line and exit 2 (every other bad input: tests/unit/lie/test_algebras.py)
+    proc = lconv(
+        *common, f"data.invariant={invariants}:wrong_shape", f"paths.output_dir={tmp_path / 'bad'}", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    assert "must return a tensor of shape (N,) or (N, m)" in proc.stderr + proc.stdout
+
+
+def test_the_symmetry_of_the_shipped_example_data_is_found(tmp_path):
+    """The docs' worked example: tests/data/lorentz_points.csv, y = sin(m²/3) of four-vectors."""
+    example = Path(__file__).resolve().parents[1] / "data" / "lorentz_points.csv"
+    proc = lconv(
+        "run",
+        "algebra_discovery",
+        *SMOKE,
+        "data=file",
+        f"data.path={example}",
+        "data.truth=so1_3",
+        "data.fit_steps=1500",
+        f"paths.output_dir={tmp_path / 'data'}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = read_json(tmp_path / "data" / "metrics.json")["metrics"]
+    assert metrics["fit_r2_test"] > 0.98 and metrics["rows_used"] == 1500 and metrics["rows_dropped"] == 0
+    assert metrics["discovered_dim"] == 6 and metrics["subspace_similarity"] > 0.999
+    assert metrics["name_correct"] == 1.0 and metrics["success"] == 1.0
+    assert read_json(tmp_path / "data" / "algebra.json")["found"]["name"] == "sl(2,C) ≅ so(3,1)"
