@@ -52,7 +52,15 @@ from lconv_cli.lie.algebras import (
     user_case,
 )
 from lconv_cli.lie.classification import RTOL, AlgebraReport, centre, classify
-from lconv_cli.lie.metrics import structure_constants
+from lconv_cli.lie.metrics import spectral_dimension, structure_constants
+from lconv_cli.lie.vector_fields import (
+    conformal_fields,
+    family_content,
+    field_invariance_residuals,
+    field_structure_constants,
+    invariant_fields,
+    monomial_exponents,
+)
 from lconv_cli.models.regressor import fit_regressor, r_squared
 from lconv_cli.reporting.figures import save_figure, show_matrix
 from lconv_cli.runner.registry import register
@@ -196,18 +204,9 @@ def discovered_subspace(
     basis = q.T.reshape(k, n, n)
     r = invariance_residuals(basis, points, grads, case.copies)  # (k, N)
     evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
-    evals = evals.clamp_min(1e-15 * float(evals.abs().max()))  # round-off level: no gaps among zeros
-    ratios = evals[1:] / evals[:-1]
-    gap = math.inf
-    if evals[-1] <= tol:
-        dim = k
-    elif k > 1 and float(ratios.max()) >= min_gap:
-        dim = int(ratios.argmax()) + 1
-        gap = float(ratios.max())
-    else:
-        dim = 0
+    dim, gap = spectral_dimension(evals, tol, min_gap)
     found = torch.einsum("am,aij->mij", evecs[:, :dim], basis)
-    return found, evals, gap
+    return found, evals.clamp_min(1e-15 * float(evals.abs().max())), gap
 
 
 def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
@@ -451,6 +450,9 @@ def run(cfg: DictConfig) -> dict[str, float]:
     min_gap = (
         float(cfg.model.min_gap) if cfg.model.get("min_gap") is not None else GAP["fitted" if fitted else "oracle"]
     )
+    degree = max(case.field_degree, int(cfg.model.field_degree))
+    if degree > 1:
+        return run_fields(cfg, case, train, test, fit, degree, min_gap, out_dir)
     log.info("%s; learning %d generators on %d points (true dimension %s)", case.description, k, len(train.x), case.dim)
 
     model = GeneratorSet(k, case.n, rngs["init"])
@@ -477,3 +479,106 @@ def run(cfg: DictConfig) -> dict[str, float]:
     write_algebra_record(out_dir, case, found_report, true_report)
     save_figure(plot_generators(kept, evals, f"{case.name}: {name}"), out_dir, "algebra_generators")
     return metrics
+
+
+def name_fields(
+    found: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor
+) -> tuple[AlgebraReport | None, float]:
+    """Classify the span of vector fields (m, M·n) through their brackets at ``points`` (P, n);
+    (None, closure) when the span does not close to ``SUCCESS["closure_error"]``."""
+    if found.shape[0] == 0:
+        return None, math.nan
+    c, closure = field_structure_constants(found, points, exponents)
+    if closure > SUCCESS["closure_error"]:
+        return None, closure
+    return classify(c, tol=max(RTOL, 10 * closure)), closure
+
+
+def run_fields(
+    cfg: DictConfig,
+    case: AlgebraCase,
+    train: Points,
+    test: Points,
+    fit: dict,
+    degree: int,
+    min_gap: float,
+    out_dir: Path,
+) -> dict[str, float]:
+    """Vector fields of degree ≤ ``degree``: the invariance operator over the whole monomial basis is
+    linear in the coefficients, so the symmetries are its near-null eigenvectors, found directly; they
+    are named as an algebra (brackets of fields) and by the conformal families they contain."""
+    n = case.n
+    exponents = monomial_exponents(n, degree)
+    log.info(
+        "%s; vector fields of degree ≤ %d: %d basis fields on %d points",
+        case.description,
+        degree,
+        exponents.shape[0] * n,
+        len(train.x),
+    )
+    started = time.perf_counter()
+    found, evals, gap = invariant_fields(
+        train.x, train.grads, case.copies, n, degree, float(cfg.model.invariance_tol), min_gap
+    )
+    solve_seconds = time.perf_counter() - started
+    bracket_points = test.x.reshape(-1, n)[:1024]
+    found_report, closure = name_fields(found, bracket_points, exponents)
+    true_report = name_fields(case.basis(), bracket_points, exponents)[0] if case.basis is not None else None
+    known = case.basis is not None
+    dim = found.shape[0]
+    families = conformal_fields(n, degree)
+    content = family_content(found, families)
+    test_r = field_invariance_residuals(found, test.x, test.grads, case.copies, exponents) if dim else None
+    signature = found_report.killing_signature if found_report else (0, 0, 0)
+    name_correct = float(found_report is not None and found_report.name == true_report.name) if known else math.nan
+    similarity = (subspace_similarity(found, case.basis()) if dim else 0.0) if known else math.nan
+    success = (
+        dim == case.dim and similarity >= SUCCESS["subspace_similarity"] and name_correct == 1.0
+        if known
+        else dim > 0 and closure <= SUCCESS["closure_error"]
+    )
+    metrics = {
+        "subspace_similarity": similarity,
+        "closure_error": closure,
+        "discovered_dim": dim,
+        "true_dim": case.dim if known else math.nan,
+        "spectral_gap": gap,
+        "test_invariance": float(test_r.pow(2).mean(1).max()) if test_r is not None else math.nan,
+        "killing_positive": signature[0],
+        "killing_negative": signature[1],
+        "killing_zero": signature[2],
+        "radical_dim": found_report.radical_dim if found_report else math.nan,
+        "centre_dim": found_report.centre_dim if found_report else math.nan,
+        "semisimple": float(found_report.semisimple) if found_report else math.nan,
+        "compact": float(found_report.compact) if found_report else math.nan,
+        "name_correct": name_correct,
+        "success": float(success),
+        "field_degree": degree,
+        "solve_seconds": solve_seconds,
+        **{f"{family.replace(' ', '_')}_fields": count for family, count in content.items()},
+        **fit,
+    }
+    name = found_report.name if found_report else ("nothing" if dim == 0 else "a span that does not close")
+    fields = ", ".join(f"{family} {count}/{len(families[family])}" for family, count in content.items())
+    log.info("found: %s (dim %d, closure error %.3g); conformal fields in the span: %s", name, dim, closure, fields)
+    record = write_algebra_record(out_dir, case, found_report, true_report)
+    extra = json.loads(record.read_text())
+    extra["fields"] = {
+        "degree": degree,
+        "monomial_exponents": exponents.tolist(),
+        "coefficients": found.reshape(dim, exponents.shape[0], n).tolist(),
+        "conformal_families_in_span": content,
+    }
+    record.write_text(json.dumps(extra, indent=2) + "\n")
+    save_figure(plot_spectrum(evals, f"{case.name}: {name}"), out_dir, "field_spectrum")
+    return metrics
+
+
+def plot_spectrum(evals: torch.Tensor, title: str):
+    fig, ax = plt.subplots(figsize=(4.5, 3))
+    ax.semilogy(range(1, len(evals) + 1), evals.clamp_min(1e-30).numpy(), "o-")
+    ax.set_title(title, fontsize=9, loc="left")
+    ax.set_xlabel("eigenvalue #")
+    ax.set_ylabel("invariance operator")
+    fig.tight_layout()
+    return fig

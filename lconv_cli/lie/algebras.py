@@ -12,6 +12,8 @@ names invariants φ (N, copies·n) → (N,) or (N, m) the symmetry must preserve
     sp<2n>, sp(2n)         u, v ∈ R^{2n}, φ = uᵀJv (J = [[0, I], [−I, 0]])   sp(2n,R), dim n(2n+1)
     sl<n>, det<n>, sl(n)   n vectors in R^n, φ = det[v₁ … v_n] (the volume they span)   sl(n,R)
     u<n>, u(n)             u, v ∈ R^{2n}, φ = (|u|², uᵀJv): a Hermitian form   u(n), dim n²
+    conformal<n>           four points of R^n, φ = their two cross-ratios: vector fields of degree ≤ 2,
+                           the conformal algebra (translations, rotations, dilation, special conformal)
     module:function        the user's invariant (``data.input_dim``, ``data.copies``)
 
 Aliases kept from the first version: so3, so21 = so(2,1), so13 = so(1,3), sl2 = area of two vectors.
@@ -68,6 +70,7 @@ class AlgebraCase:
     invariant: Callable[[torch.Tensor], torch.Tensor]
     basis: Callable[[], torch.Tensor] | None
     description: str
+    field_degree: int = 1  # 1: linear generators (n×n matrices); ≥ 2: polynomial vector fields, basis as coefficients
 
     @property
     def dim(self) -> int | None:
@@ -75,7 +78,7 @@ class AlgebraCase:
 
     @cached_property
     def signature(self) -> tuple[int, int, int] | None:
-        return killing_signature(self.basis()) if self.basis is not None else None
+        return killing_signature(self.basis()) if self.basis is not None and self.field_degree == 1 else None
 
 
 def _quadratic(p: int, q: int, name: str) -> AlgebraCase:
@@ -141,14 +144,42 @@ def _unitary(n: int, name: str) -> AlgebraCase:
     )
 
 
+def cross_ratios(x: torch.Tensor, n: int) -> torch.Tensor:
+    """(N, 2) the two conformal cross-ratios of four points of R^n, x (N, 4·n):
+    d₁₂d₃₄ / (d₁₃d₂₄) and d₁₄d₂₃ / (d₁₃d₂₄), d_ij = |x_i − x_j|²."""
+    p = x.reshape(x.shape[0], 4, n)
+
+    def d(i: int, j: int) -> torch.Tensor:
+        return (p[:, i] - p[:, j]).pow(2).sum(-1)
+
+    return torch.stack([d(0, 1) * d(2, 3), d(0, 3) * d(1, 2)], -1) / (d(0, 2) * d(1, 3))[:, None]
+
+
+def _conformal(n: int, name: str) -> AlgebraCase:
+    if n < 2:
+        raise UserError(f"data.algebra={name}: the conformal family needs n ≥ 2, got {n}")
+    from lconv_cli.lie.vector_fields import conformal_fields
+
+    return AlgebraCase(
+        name=name,
+        n=n,
+        copies=4,
+        invariant=lambda x: cross_ratios(x, n),
+        basis=lambda: torch.cat(list(conformal_fields(n, 2).values())),
+        description=f"conformal algebra of R^{n}: vector fields keeping the cross-ratios of four points",
+        field_degree=2,
+    )
+
+
 FAMILIES: dict[str, Callable[[str, list[int]], AlgebraCase]] = {
+    "conformal": lambda name, k: _conformal(k[0], name),
     "so": lambda name, k: _quadratic(k[0], k[1] if len(k) > 1 else 0, name),
     "sp": lambda name, k: _symplectic(k[0], name),
     "sl": lambda name, k: _determinant(k[0], name),
     "det": lambda name, k: _determinant(k[0], name),
     "u": lambda name, k: _unitary(k[0], name),
 }
-SPEC = re.compile(r"^(so|sp|sl|det|u)(?:(\d+)(?:_(\d+))?|\((\d+)(?:,\s*(\d+|R))?\))$")
+SPEC = re.compile(r"^(so|sp|sl|det|u|conformal)(?:(\d+)(?:_(\d+))?|\((\d+)(?:,\s*(\d+|R))?\))$")
 
 
 def algebra_case(spec: str) -> AlgebraCase:
@@ -157,7 +188,7 @@ def algebra_case(spec: str) -> AlgebraCase:
     match = SPEC.match(ALIASES.get(text, text))
     if match is None:
         raise UserError(
-            f"data.algebra={spec!r} is not a known family: use so<n>, so<p>_<q>, sp<2n>, sl<n>, u<n> "
+            f"data.algebra={spec!r} is not a known family: use so<n>, so<p>_<q>, sp<2n>, sl<n>, u<n>, conformal<n> "
             "(or 'so(p,q)' …), or data.invariant=module:function for your own invariant"
         )
     family, a, b, c, d = match.groups()

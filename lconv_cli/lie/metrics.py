@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -87,3 +89,17 @@ def killing_signature(generators, rtol: float = 1e-8) -> tuple[int, int, int]:
 def coefficient_cos(a: torch.Tensor, b: torch.Tensor) -> float:
     """|a·b| / (‖a‖ ‖b‖) between two coefficient vectors: sign- and scale-free (0 if either is zero)."""
     return generator_cos(torch.as_tensor(a).reshape(-1), torch.as_tensor(b).reshape(-1))
+
+
+def spectral_dimension(evals: torch.Tensor, tol: float, min_gap: float) -> tuple[int, float]:
+    """(dimension, gap) of the near-null part of an ascending spectrum ``evals`` (k,): all k if the
+    largest is ≤ ``tol``; else the count below the largest ratio between neighbours if that ratio is
+    ≥ ``min_gap`` (the gap); else 0. Values below 1e-15 of the largest are round-off, not gaps."""
+    k = evals.shape[0]
+    evals = evals.clamp_min(1e-15 * float(evals.abs().max()))
+    if k and float(evals[-1]) <= tol:
+        return k, math.inf
+    ratios = evals[1:] / evals[:-1]
+    if k > 1 and float(ratios.max()) >= min_gap:
+        return int(ratios.argmax()) + 1, float(ratios.max())
+    return 0, math.inf

@@ -216,6 +216,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("model.invariance_tol", POSITIVE),
     ("model.min_gap", Number(low=1, low_open=True, nullable=True)),
     ("model.fitted_closure_weight", NON_NEGATIVE),
+    ("model.field_degree", Number(integer=True, low=1, high=4)),
 )
 
 

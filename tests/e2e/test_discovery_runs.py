@@ -176,3 +176,16 @@ def test_the_symmetry_of_the_shipped_example_data_is_found(tmp_path):
     assert metrics["discovered_dim"] == 6 and metrics["subspace_similarity"] > 0.999
     assert metrics["name_correct"] == 1.0 and metrics["success"] == 1.0
     assert read_json(tmp_path / "data" / "algebra.json")["found"]["name"] == "sl(2,C) ≅ so(3,1)"
+
+
+def test_special_conformal_symmetry_is_found_and_named_by_its_fields(tmp_path):
+    proc = lconv(
+        "run", "algebra_discovery", *SMOKE, "data.algebra=conformal2", f"paths.output_dir={tmp_path}/c", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    metrics = read_json(tmp_path / "c" / "metrics.json")["metrics"]
+    assert metrics["discovered_dim"] == 6 and metrics["success"] == 1.0 and metrics["special_conformal_fields"] == 2
+    record = read_json(tmp_path / "c" / "algebra.json")
+    assert record["found"]["name"] == "sl(2,C) ≅ so(3,1)"
+    assert record["fields"]["conformal_families_in_span"]["special conformal"] == 2
+    assert (tmp_path / "c" / "figures" / "field_spectrum.png").is_file()

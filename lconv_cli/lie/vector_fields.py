@@ -1,0 +1,156 @@
+"""Polynomial vector fields on R^n: a basis, evaluation, Lie brackets, structure constants, and the
+named fields of the conformal algebra (translations, rotations, dilation, special conformal).
+
+A field V(x) = Σ_{a,i} c[a, i] m_a(x) e_i is stored as coefficients c (M, n) (or flattened
+(M·n,)) over the monomials m_a(x) = Π_j x_j^{p_aj} of total degree ≤ ``degree`` (exponents p (M, n),
+constant first). Its flow moves a point x by dx/dt = V(x); the bracket of two fields is
+[V, W](x) = DW(x) V(x) − DV(x) W(x), which for linear fields V = A x, W = B x is (BA − AB) x.
+Everything is float64 and deterministic.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from lconv_cli.lie.metrics import spectral_dimension
+
+
+def monomial_exponents(n: int, degree: int) -> torch.Tensor:
+    """(M, n) int64 exponents of every monomial in n variables of total degree ≤ ``degree``,
+    by degree, then lexicographically descending (x₁ first)."""
+    rows = []
+    for total in range(degree + 1):
+        rows += sorted((p for p in itertools.product(range(total + 1), repeat=n) if sum(p) == total), reverse=True)
+    return torch.tensor(rows, dtype=torch.int64).reshape(-1, n)
+
+
+def monomials(points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(N, M) m_a(x) at points (N, n)."""
+    return torch.prod(points[:, None, :] ** exponents[None].to(points.dtype), dim=-1)
+
+
+def monomial_gradients(points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(N, M, n) ∂m_a/∂x_j = p_aj x^{p_a − e_j}."""
+    n = exponents.shape[1]
+    eye = torch.eye(n, dtype=torch.int64)
+    lowered = (exponents[:, None, :] - eye[None]).clamp_min(0)  # (M, n, n): exponents of ∂_j m_a
+    values = torch.prod(points[:, None, None, :] ** lowered[None].to(points.dtype), dim=-1)  # (N, M, n)
+    return values * exponents[None].to(points.dtype)
+
+
+def evaluate(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(k, N, n) values of k fields (k, M·n) at points (N, n)."""
+    k, (m, n) = coeffs.shape[0], exponents.shape
+    return torch.einsum("kai,na->kni", coeffs.reshape(k, m, n), monomials(points, exponents))
+
+
+def jacobians(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(k, N, n, n) DV(x)[i, j] = ∂V_i/∂x_j."""
+    k, (m, n) = coeffs.shape[0], exponents.shape
+    return torch.einsum("kai,naj->knij", coeffs.reshape(k, m, n), monomial_gradients(points, exponents))
+
+
+def bracket_values(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(k, k, N, n) [V_a, V_b](x) = DV_b V_a − DV_a V_b at the points."""
+    values = evaluate(coeffs, points, exponents)  # (k, N, n)
+    jac = jacobians(coeffs, points, exponents)  # (k, N, n, n)
+    dv_b_v_a = torch.einsum("bnij,anj->abni", jac, values)
+    return dv_b_v_a - dv_b_v_a.transpose(0, 1)
+
+
+def field_structure_constants(
+    coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor
+) -> tuple[torch.Tensor, float]:
+    """(c (k, k, k), closure error): [V_i, V_j] ≈ Σ_l c_ijl V_l by least squares on the values at the
+    points; the error is max over pairs of ‖misfit‖ / (‖V_i‖ ‖V_j‖) (values as vectors over points)."""
+    k = coeffs.shape[0]
+    values = evaluate(coeffs, points, exponents).reshape(k, -1)  # (k, N·n)
+    brackets = bracket_values(coeffs, points, exponents).reshape(k * k, -1)
+    solution = torch.linalg.lstsq(values.T, brackets.T).solution  # (k, k·k)
+    misfit = (values.T @ solution - brackets.T).norm(dim=0).reshape(k, k)
+    norms = values.norm(dim=1)
+    error = float((misfit / (norms[:, None] * norms[None, :]).clamp_min(1e-300)).max()) if k else 0.0
+    return solution.T.reshape(k, k, k), error
+
+
+def conformal_fields(n: int, degree: int = 2) -> dict[str, torch.Tensor]:
+    """The conformal algebra of R^n as fields in the degree-``degree`` basis, by family:
+    translations ∂_i, rotations x_j ∂_i − x_i ∂_j (i < j), the dilation x·∇, and the special
+    conformal K_i = 2 x_i (x·∇) − |x|² ∂_i. Each (count, M·n)."""
+    exponents = monomial_exponents(n, degree)
+    index = {tuple(p.tolist()): a for a, p in enumerate(exponents)}
+    unit = [tuple(int(i == j) for j in range(n)) for i in range(n)]
+
+    def field(terms: list[tuple[float, tuple[int, ...], int]]) -> torch.Tensor:
+        c = torch.zeros(len(exponents), n, dtype=torch.float64)
+        for weight, power, direction in terms:
+            c[index[power], direction] += weight
+        return c.reshape(-1)
+
+    zero = (0,) * n
+
+    def plus(*powers: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(map(sum, zip(*powers)))
+
+    families = {
+        "translation": [field([(1.0, zero, i)]) for i in range(n)],
+        "rotation": [field([(1.0, unit[j], i), (-1.0, unit[i], j)]) for i in range(n) for j in range(i + 1, n)],
+        "dilation": [field([(1.0, unit[i], i) for i in range(n)])],
+    }
+    if degree >= 2:
+        families["special conformal"] = [
+            field(
+                [(2.0, plus(unit[i], unit[j]), j) for j in range(n)]
+                + [(-1.0, plus(unit[j], unit[j]), i) for j in range(n)]
+            )
+            for i in range(n)
+        ]
+    return {name: torch.stack(fields) for name, fields in families.items()}
+
+
+def family_content(found: torch.Tensor, families: dict[str, torch.Tensor], tol: float = 1e-6) -> dict[str, int]:
+    """How many independent fields of each named family lie in span(found) (coefficient space):
+    the singular values of Q_found^T Q_family that are 1 within ``tol``."""
+    if found.shape[0] == 0:
+        return {name: 0 for name in families}
+    q_found, _ = torch.linalg.qr(found.T)
+    content = {}
+    for name, fields in families.items():
+        q_family, _ = torch.linalg.qr(fields.T)
+        cosines = torch.linalg.svdvals(q_found.T @ q_family)
+        content[name] = int((cosines > 1 - tol).sum())
+    return content
+
+
+def field_invariance_residuals(
+    coeffs: torch.Tensor, points: torch.Tensor, gradients: torch.Tensor, copies: int, exponents: torch.Tensor
+) -> torch.Tensor:
+    """(k, N·m) first-order change of each of m invariants when every copy of a point moves along
+    the field: Σ_c ∇_c φ_j · V(x_c), divided by ‖∇φ_j(x)‖ and by the field's RMS size over the
+    points (scale-free). points (N, copies·n), gradients (N, m, copies·n)."""
+    k, n = coeffs.shape[0], exponents.shape[1]
+    count = points.shape[0]
+    moved = evaluate(coeffs, points.reshape(count * copies, n), exponents).reshape(k, count, copies * n)
+    change = torch.einsum("knd,nmd->knm", moved, gradients)
+    size = moved.pow(2).sum(-1).mean(-1).sqrt()  # (k,)
+    scale = gradients.norm(dim=-1)[None] * size[:, None, None]
+    return (change / scale.clamp_min(1e-300)).flatten(1)
+
+
+def invariant_fields(
+    points: torch.Tensor, gradients: torch.Tensor, copies: int, n: int, degree: int, tol: float, min_gap: float
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The fields of degree ≤ ``degree`` on R^n that keep the invariants: the near-null eigenvectors of
+    the invariance operator over the whole monomial basis (no training: the problem is linear in the
+    coefficients). Returns (found (dim, M·n) unit rows, eigenvalues (M·n,), spectral gap)."""
+    exponents = monomial_exponents(n, degree)
+    basis = torch.eye(exponents.shape[0] * n, dtype=torch.float64)
+    r = field_invariance_residuals(basis, points, gradients, copies, exponents)  # basis fields scaled to RMS 1
+    evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
+    dim, gap = spectral_dimension(evals, tol, min_gap)
+    moved = evaluate(basis, points.reshape(-1, n), exponents)
+    size = moved.pow(2).sum(-1).mean(-1).sqrt()  # the scaling the residuals used
+    found = evecs[:, :dim].T / size[None]
+    return found / found.norm(dim=1, keepdim=True).clamp_min(1e-300), evals, gap
