@@ -4,7 +4,7 @@ named fields of the conformal algebra (translations, rotations, dilation, specia
 A field V(x) = Σ_{a,i} c[a, i] m_a(x) e_i is stored as coefficients c (M, n) (or flattened
 (M·n,)) over the monomials m_a(x) = Π_j x_j^{p_aj} of total degree ≤ ``degree`` (exponents p (M, n),
 constant first). Its flow moves a point x by dx/dt = V(x); the bracket of two fields is
-[V, W](x) = DW(x) V(x) − DV(x) W(x), which for linear fields V = A x, W = B x is (BA − AB) x.
+``[V, W](x) = DW(x) V(x) − DV(x) W(x)``, which for linear fields V = A x, W = B x is ``(BA − AB) x``.
 Everything is float64 and deterministic.
 """
 
@@ -53,7 +53,7 @@ def jacobians(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tenso
 
 
 def bracket_values(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
-    """(k, k, N, n) [V_a, V_b](x) = DV_b V_a − DV_a V_b at the points."""
+    """(k, k, N, n) ``[V_a, V_b](x) = DV_b V_a − DV_a V_b`` at the points."""
     values = evaluate(coeffs, points, exponents)  # (k, N, n)
     jac = jacobians(coeffs, points, exponents)  # (k, N, n, n)
     dv_b_v_a = torch.einsum("bnij,anj->abni", jac, values)
