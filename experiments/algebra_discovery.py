@@ -1,11 +1,13 @@
-"""algebra_discovery: discover a k-dimensional linear Lie algebra from an invariant, from data alone.
+"""algebra_discovery: discover the Lie algebra that keeps an invariant, or the function behind labelled data.
 
 Data: seeded Gaussian points in R^n (``copies`` vectors per point) and invariants φ the symmetry
-must keep: a built-in family (``data.algebra``: so<n>, so<p>_<q>, sp<2n>, sl<n>, u<n>, and the
-aliases so3, so21, so13, sl2; see :mod:`lconv_cli.lie.algebras`) or the user's own function
-(``data.invariant=package.module:function`` with ``data.input_dim`` and ``data.copies``). Rows where
-the invariant's gradient is not finite are dropped and counted, never used.
-Model: k generators G_i (n×n), trained (Adam, checkpointed) on
+must keep: a built-in family (``data.algebra``: so<n>, so<p>_<q>, sp<2n>, sl<n>, u<n>, conformal<n>,
+and the aliases so3, so21, so13, sl2; see :mod:`lconv_cli.lie.algebras`) or the user's own function
+(``data.invariant=package.module:function`` with ``data.input_dim`` and ``data.copies``); or, with
+``data=file``, the user's labelled points, where a regressor fitted to y(x) plays φ on the data's own
+points (:func:`file_problem`). Rows where a gradient is not finite are dropped and counted, never used.
+Linear generators (``model.field_degree=1``, :mod:`lconv_cli.models.generator_set`): k generators
+G_i (n×n), trained (Adam, checkpointed) on
     invariance  mean_x Σ_i r_i(x)²,  r_i = ∇φ·(G_i x) / (‖∇φ‖‖x‖‖G_i‖)
   + normalisation Σ_i (‖G_i‖² − 1)²  + orthogonality Σ_{i<j} ⟨Ĝ_i, Ĝ_j⟩².
 Then the invariance operator M_ab = mean_x r_a r_b on an orthonormal basis of the learned span is
@@ -23,6 +25,10 @@ Metrics (test points): ``subspace_similarity`` to the true algebra, ``closure_er
 signature, ``name_correct``, ``success`` (similarity ≥ 0.999, closure ≤ 1e-3, right signature,
 dimension and name). A user's invariant has no known answer: its similarity and name checks are
 NaN, and ``success`` means a non-empty algebra that closes to 1e-3.
+Polynomial vector fields (``model.field_degree`` ≥ 2, and conformal<n>): the invariance condition is
+linear in the fields' coefficients, so the symmetries are read off the invariance operator over the
+whole monomial basis, with no training (:func:`run_fields`), and named by their brackets and by the
+conformal families (translations, rotations, dilation, special conformal) their span contains.
 """
 
 from __future__ import annotations
@@ -34,15 +40,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
-from torch import nn
 
 from lconv_cli.data.generators_file import FILE_NAME, save_generators
 from lconv_cli.data.points_file import load_labelled_points
 from lconv_cli.errors import UserError
-from lconv_cli.lie import bracket, closure_error, killing_signature, subspace_similarity
+from lconv_cli.lie import closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import (
     AlgebraCase,
     algebra_case,
@@ -51,18 +55,25 @@ from lconv_cli.lie.algebras import (
     invariant_gradients,
     user_case,
 )
-from lconv_cli.lie.classification import RTOL, AlgebraReport, centre, classify
-from lconv_cli.lie.metrics import spectral_dimension, structure_constants
+from lconv_cli.lie.classification import AlgebraReport
 from lconv_cli.lie.vector_fields import (
     conformal_fields,
     family_content,
     field_invariance_residuals,
-    field_structure_constants,
     invariant_fields,
     monomial_exponents,
 )
+from lconv_cli.models.generator_set import LOSS_TERMS, GeneratorSet, discovered_subspace, losses, polish, weighted_loss
 from lconv_cli.models.regressor import fit_regressor, r_squared
-from lconv_cli.reporting.figures import save_figure, show_matrix
+from lconv_cli.reporting.algebra_report import (
+    NAMING_CLOSURE,
+    name_algebra,
+    name_fields,
+    plot_generators,
+    plot_spectrum,
+    write_algebra_record,
+)
+from lconv_cli.reporting.figures import save_figure
 from lconv_cli.runner.registry import register
 from lconv_cli.runner.schema import OPTIONAL_POSITIVE_INT, POSITIVE, POSITIVE_INT, Number
 from lconv_cli.train.seeding import seeded_rngs
@@ -71,16 +82,7 @@ from lconv_cli.train.trainer import TrainResult, trainer_from_config
 log = logging.getLogger(__name__)
 
 GAP = {"oracle": 100.0, "fitted": 10.0}  # default model.min_gap: an exact invariant, a function fitted to data
-LOSS_TERMS = ("invariance", "normalisation", "orthogonality", "closure")
-SUCCESS = {"subspace_similarity": 0.999, "closure_error": 1e-3}
-
-
-class GeneratorSet(nn.Module):
-    """k learnable (n, n) generators, float64, initialised N(0, 1/n)."""
-
-    def __init__(self, k: int, n: int, rng: torch.Generator) -> None:
-        super().__init__()
-        self.generators = nn.Parameter(torch.randn(k, n, n, generator=rng, dtype=torch.float64) / math.sqrt(n))
+SUCCESS = {"subspace_similarity": 0.999, "closure_error": NAMING_CLOSURE}
 
 
 @dataclass
@@ -114,112 +116,6 @@ class Points:
         if not bool(keep.all()):
             log.warning("%s: %d points dropped (non-finite gradient of the fit)", case.name, int((~keep).sum()))
         return cls(x[keep], grads[keep])
-
-
-def closure_penalty(gens: torch.Tensor) -> torch.Tensor:
-    """Σ_{i<j} ‖[G_i, G_j] − proj_span [G_i, G_j]‖² / (‖G_i‖²‖G_j‖²), differentiable."""
-    k = gens.shape[0]
-    if k < 2:
-        return gens.sum() * 0
-    basis = gens.flatten(1).T  # (n², k)
-    i, j = torch.triu_indices(k, k, 1)
-    brackets = bracket(gens[i], gens[j]).flatten(1).T  # (n², pairs)
-    coeffs = torch.linalg.lstsq(basis, brackets).solution
-    misfit = (brackets - basis @ coeffs).pow(2).sum(0)
-    norms = gens.flatten(1).pow(2).sum(-1)
-    return (misfit / (norms[i] * norms[j])).sum()
-
-
-def losses(
-    gens: torch.Tensor,
-    points: torch.Tensor,
-    grads: torch.Tensor,
-    case: AlgebraCase,
-    closure: bool = True,
-) -> dict[str, torch.Tensor]:
-    """The named loss terms for generators (k, n, n) on points (N, n·copies); closure only if asked."""
-    flat = gens.flatten(1)
-    norms = flat.norm(dim=-1)
-    unit = flat / norms[:, None]
-    gram = unit @ unit.T
-    parts = {
-        "invariance": invariance_residuals(gens, points, grads, case.copies).pow(2).mean(1).sum(),
-        "normalisation": (norms.pow(2) - 1).pow(2).sum(),
-        "orthogonality": torch.triu(gram, 1).pow(2).sum(),
-    }
-    if closure:
-        parts["closure"] = closure_penalty(gens)
-    return parts
-
-
-def weighted_loss(parts: dict[str, torch.Tensor], weights: dict[str, float]) -> torch.Tensor:
-    return sum(weights[name] * value for name, value in parts.items())
-
-
-def polish(
-    gens: torch.Tensor,
-    points: torch.Tensor,
-    grads: torch.Tensor,
-    case: AlgebraCase,
-    weights: dict[str, float],
-    max_iter: int,
-) -> torch.Tensor:
-    """L-BFGS on all losses (closure included) from the discovered generators (m, n, n), float64."""
-    if max_iter <= 0 or gens.shape[0] == 0:
-        return gens
-    start = gens.detach().clone()
-    start = start / start.flatten(1).norm(dim=-1)[:, None, None]
-    params = start.requires_grad_(True)
-    opt = torch.optim.LBFGS(
-        [params],
-        lr=1.0,
-        max_iter=max_iter,
-        history_size=50,
-        tolerance_grad=1e-14,
-        tolerance_change=1e-18,
-        line_search_fn="strong_wolfe",
-    )
-
-    def objective() -> torch.Tensor:
-        opt.zero_grad()
-        loss = weighted_loss(losses(params, points, grads, case), weights)
-        loss.backward()
-        return loss
-
-    opt.step(objective)
-    return params.detach()
-
-
-def discovered_subspace(
-    gens: torch.Tensor,
-    points: torch.Tensor,
-    grads: torch.Tensor,
-    case: AlgebraCase,
-    tol: float,
-    min_gap: float = GAP["oracle"],
-):
-    """(generators (m, n, n), eigenvalues (k,), spectral gap) of the invariant part of span{G_i}."""
-    k, n, _ = gens.shape
-    q, _ = torch.linalg.qr(gens.detach().flatten(1).T)  # (n², k) orthonormal basis of the span
-    basis = q.T.reshape(k, n, n)
-    r = invariance_residuals(basis, points, grads, case.copies)  # (k, N)
-    evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
-    dim, gap = spectral_dimension(evals, tol, min_gap)
-    found = torch.einsum("am,aij->mij", evecs[:, :dim], basis)
-    return found, evals.clamp_min(1e-15 * float(evals.abs().max())), gap
-
-
-def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
-    count = max(1, found.shape[0])
-    fig, axes = plt.subplots(1, count + 1, figsize=(2.6 * (count + 1), 2.8))
-    for ax, g in zip(axes[:-1], found):
-        show_matrix(ax, g)
-    axes[0].set_title(title, fontsize=9, loc="left")
-    axes[-1].semilogy(range(1, len(evals) + 1), evals.clamp_min(1e-30).numpy(), "o-")
-    axes[-1].set_title("invariance spectrum", fontsize=9)
-    axes[-1].set_xlabel("eigenvalue #")
-    fig.tight_layout()
-    return fig
 
 
 def train_generator_set(
@@ -256,25 +152,6 @@ def worst_invariance(found: torch.Tensor, case: AlgebraCase, points: Points) -> 
     if found.shape[0] == 0:
         return math.nan
     return float(invariance_residuals(found, points.x, points.grads, case.copies).pow(2).mean(1).max())
-
-
-def name_algebra(found: torch.Tensor) -> AlgebraReport | None:
-    """Classify the span of the generators (m, n, n); a central element counts as compact when its
-    matrix has a purely imaginary spectrum (it generates a bounded one-parameter group)."""
-    if found.shape[0] == 0:
-        return None
-    c, residual = structure_constants(found)
-    closure = float(residual.max())
-    if closure > SUCCESS["closure_error"]:
-        return None  # not a Lie algebra: nothing to name
-    tol = max(RTOL, 10 * closure)
-    report = classify(c, tol=tol)
-    if report.centre_dim:
-        matrices = torch.einsum("za,aij->zij", centre(c, tol), found)
-        spectra = torch.linalg.eigvals(matrices)
-        compact = (spectra.real.abs() <= 1e-3 * spectra.abs().amax(-1, keepdim=True).clamp_min(1e-300)).all(-1)
-        report = classify(c, central_compact=[bool(v) for v in compact], tol=tol)
-    return report
 
 
 def algebra_metrics(
@@ -328,26 +205,6 @@ def algebra_metrics(
         "polish_seconds": polish_seconds,
         "steps": result.steps,
     }
-
-
-def write_algebra_record(
-    out_dir: Path, case: AlgebraCase, found: AlgebraReport | None, truth: AlgebraReport | None
-) -> Path:
-    """``algebra.json``: what was found (name, invariants, structure constants in a Killing-orthonormal
-    basis, c[i][j][l] with [e_i, e_j] = Σ_l c_ijl e_l) and, for built-in families, what was expected."""
-    record = {
-        "invariant": case.name,
-        "description": case.description,
-        "found": found.summary() if found else None,
-        "expected": truth.summary() if truth else None,
-        "structure_constants": found.structure_constants.tolist() if found is not None else None,
-        "structure_constants_basis": "Killing-orthonormal"
-        if found is not None and found.killing_signature[2] == 0
-        else "discovered",
-    }
-    path = out_dir / "algebra.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
 
 
 def invariant_problem(cfg: DictConfig, rngs: dict[str, torch.Generator]) -> tuple[AlgebraCase, Points, Points, dict]:
@@ -481,19 +338,6 @@ def run(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
-def name_fields(
-    found: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor
-) -> tuple[AlgebraReport | None, float]:
-    """Classify the span of vector fields (m, M·n) through their brackets at ``points`` (P, n);
-    (None, closure) when the span does not close to ``SUCCESS["closure_error"]``."""
-    if found.shape[0] == 0:
-        return None, math.nan
-    c, closure = field_structure_constants(found, points, exponents)
-    if closure > SUCCESS["closure_error"]:
-        return None, closure
-    return classify(c, tol=max(RTOL, 10 * closure)), closure
-
-
 def run_fields(
     cfg: DictConfig,
     case: AlgebraCase,
@@ -572,13 +416,3 @@ def run_fields(
     record.write_text(json.dumps(extra, indent=2) + "\n")
     save_figure(plot_spectrum(evals, f"{case.name}: {name}"), out_dir, "field_spectrum")
     return metrics
-
-
-def plot_spectrum(evals: torch.Tensor, title: str):
-    fig, ax = plt.subplots(figsize=(4.5, 3))
-    ax.semilogy(range(1, len(evals) + 1), evals.clamp_min(1e-30).numpy(), "o-")
-    ax.set_title(title, fontsize=9, loc="left")
-    ax.set_xlabel("eigenvalue #")
-    ax.set_ylabel("invariance operator")
-    fig.tight_layout()
-    return fig

@@ -7,6 +7,8 @@ is the best any model of the form exp(θL) can do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 from lconv_cli.lie.expm import expm_action_squaring, real_logm
@@ -74,25 +76,37 @@ def polish_generator(
 ) -> torch.Tensor:
     """The least-squares generator argmin_L Σ‖exp(θ_i L) f_i − g_i‖², by L-BFGS from ``start`` (float64)."""
     f64, t64, g64 = _as64(f, theta, g)
-    lmat = start.detach().to(torch.float64).cpu().clone().requires_grad_(True)
+    lmat = start.detach().to(torch.float64).cpu().clone()
+    return lbfgs_minimise(lmat, lambda m: mean_squared_misfit(m, f64, t64, g64), max_iter, 1e-12, 1e-16)
+
+
+def lbfgs_minimise(
+    start: torch.Tensor,
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    max_iter: int,
+    tolerance_grad: float,
+    tolerance_change: float,
+) -> torch.Tensor:
+    """argmin of ``loss`` by L-BFGS (strong Wolfe line search, history 50) from ``start``, detached."""
+    params = start.detach().clone().requires_grad_(True)
     opt = torch.optim.LBFGS(
-        [lmat],
+        [params],
         lr=1.0,
         max_iter=max_iter,
         history_size=50,
-        tolerance_grad=1e-12,
-        tolerance_change=1e-16,
+        tolerance_grad=tolerance_grad,
+        tolerance_change=tolerance_change,
         line_search_fn="strong_wolfe",
     )
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = mean_squared_misfit(lmat, f64, t64, g64)
-        loss.backward()
-        return loss
+        value = loss(params)
+        value.backward()
+        return value
 
     opt.step(closure)
-    return lmat.detach()
+    return params.detach()
 
 
 def best_scale_residual(

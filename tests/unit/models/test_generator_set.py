@@ -1,13 +1,13 @@
-"""Algebra discovery in float64: dimension detection by the spectral gap, polishing back to an exact algebra."""
+"""The generator-set model in float64: dimension detection by the spectral gap, polishing back to an exact algebra."""
 
 import math
 
 import pytest
 import torch
 
-from lconv_cli.experiments.algebra_discovery import discovered_subspace, polish
 from lconv_cli.lie import closure_error, killing_signature, subspace_similarity
 from lconv_cli.lie.algebras import ALGEBRAS, invariant_gradients
+from lconv_cli.models.generator_set import discovered_subspace, polish
 
 
 def test_dimension_detection_sees_the_gap():
