@@ -33,7 +33,6 @@ conformal families (translations, rotations, dilation, special conformal) their 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -405,14 +404,12 @@ def run_fields(
     name = found_report.name if found_report else ("nothing" if dim == 0 else "a span that does not close")
     fields = ", ".join(f"{family} {count}/{len(families[family])}" for family, count in content.items())
     log.info("found: %s (dim %d, closure error %.3g); conformal fields in the span: %s", name, dim, closure, fields)
-    record = write_algebra_record(out_dir, case, found_report, true_report)
-    extra = json.loads(record.read_text())
-    extra["fields"] = {
+    fields_record = {
         "degree": degree,
         "monomial_exponents": exponents.tolist(),
         "coefficients": found.reshape(dim, exponents.shape[0], n).tolist(),
         "conformal_families_in_span": content,
     }
-    record.write_text(json.dumps(extra, indent=2) + "\n")
+    write_algebra_record(out_dir, case, found_report, true_report, extra={"fields": fields_record})
     save_figure(plot_spectrum(evals, f"{case.name}: {name}"), out_dir, "field_spectrum")
     return metrics

@@ -14,6 +14,7 @@ from lconv_cli.lie.classification import RTOL, AlgebraReport, centre, classify
 from lconv_cli.lie.metrics import structure_constants
 from lconv_cli.lie.vector_fields import field_structure_constants
 from lconv_cli.reporting.figures import show_matrix
+from lconv_cli.runner.record import atomic_write_text
 
 NAMING_CLOSURE = 1e-3  # a span that closes worse than this is not a Lie algebra: it gets no name
 
@@ -51,10 +52,15 @@ def name_fields(
 
 
 def write_algebra_record(
-    out_dir: Path, case: AlgebraCase, found: AlgebraReport | None, truth: AlgebraReport | None
+    out_dir: Path,
+    case: AlgebraCase,
+    found: AlgebraReport | None,
+    truth: AlgebraReport | None,
+    extra: dict | None = None,
 ) -> Path:
-    """``algebra.json``: what was found (name, invariants, structure constants in a Killing-orthonormal
-    basis, ``c[i][j][l]`` with ``[e_i, e_j] = Σ_l c_ijl e_l``) and, for built-in families, what was expected."""
+    """``algebra.json``, written atomically: what was found (name, invariants, structure constants in a
+    Killing-orthonormal basis, ``c[i][j][l]`` with ``[e_i, e_j] = Σ_l c_ijl e_l``), for built-in
+    families what was expected, and ``extra`` entries (e.g. the vector fields)."""
     record = {
         "invariant": case.name,
         "description": case.description,
@@ -65,9 +71,8 @@ def write_algebra_record(
         if found is not None and found.killing_signature[2] == 0
         else "discovered",
     }
-    path = out_dir / "algebra.json"
-    path.write_text(json.dumps(record, indent=2) + "\n")
-    return path
+    record.update(extra or {})
+    return atomic_write_text(out_dir / "algebra.json", json.dumps(record, indent=2) + "\n")
 
 
 def plot_generators(found: torch.Tensor, evals: torch.Tensor, title: str):
