@@ -12,14 +12,11 @@ algebra, the closure error, the name and the wall seconds of the whole command.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from algebra_cli import timed_discovery
 from rich.console import Console
 from rich.table import Table
 
@@ -46,26 +43,9 @@ def run_case(spec: str, rows: int, seed: int, out: Path) -> dict:
     path = out / f"{spec}-seed{seed}.npz"
     np.savez(path, x=x, y=target(x))
     run_dir = out / f"{spec}-seed{seed}"
-    command = [
-        str(Path(sys.executable).with_name("lconv")),
-        "run",
-        "experiment=algebra_discovery",
-        "data=file",
-        f"data.path={path}",
-        f"data.truth={spec}",
-        f"data.input_dim={n}",
-        f"data.copies={copies}",
-        f"seed={seed}",
-        "logger=none",
-        f"paths.output_dir={run_dir}",
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{spec} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
-    found = json.loads((run_dir / "algebra.json").read_text())["found"]
+    overrides = ["data=file", f"data.path={path}", f"data.truth={spec}", f"data.input_dim={n}"]
+    overrides += [f"data.copies={copies}", f"seed={seed}"]
+    wall, metrics, found = timed_discovery(overrides, run_dir, spec)
     return {
         "case": f"{label} ({spec})",
         "seed": seed,

@@ -12,13 +12,10 @@ dimension, similarity to the true algebra, closure error and name. Forestano et 
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
+from algebra_cli import timed_discovery
 from rich.console import Console
 from rich.table import Table
 
@@ -28,23 +25,8 @@ FORESTANO_SECONDS = {"so3": 31.0, "so1_3": 126.0, "so10": 790.0}
 def run_one(spec: str, seed: int, out: Path) -> dict:
     """One CLI run; its metrics, its algebra record and the measured wall seconds."""
     run_dir = out / f"{spec}-seed{seed}"
-    command = [
-        str(Path(sys.executable).with_name("lconv")),
-        "run",
-        "experiment=algebra_discovery",
-        f"data.algebra={spec}",
-        f"seed={seed}",
-        "logger=none",
-        f"paths.output_dir={run_dir}",
-    ]
-    start = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{spec} seed {seed} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
-    metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
-    algebra = json.loads((run_dir / "algebra.json").read_text())
-    return {"spec": spec, "seed": seed, "wall": wall, "metrics": metrics, "name": (algebra["found"] or {}).get("name")}
+    wall, metrics, found = timed_discovery([f"data.algebra={spec}", f"seed={seed}"], run_dir, f"{spec} seed {seed}")
+    return {"spec": spec, "seed": seed, "wall": wall, "metrics": metrics, "name": (found or {}).get("name")}
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ from lconv_cli.lie.bases import (
     symplectic_form,
 )
 from lconv_cli.lie.metrics import killing_signature
+from lconv_cli.lie.vector_fields import conformal_fields
 
 ALIASES = {"so21": "so2_1", "so13": "so1_3"}
 MAX_INPUT_DIM = 64
@@ -158,8 +159,6 @@ def cross_ratios(x: torch.Tensor, n: int) -> torch.Tensor:
 def _conformal(n: int, name: str) -> AlgebraCase:
     if n < 2:
         raise UserError(f"data.algebra={name}: the conformal family needs n ≥ 2, got {n}")
-    from lconv_cli.lie.vector_fields import conformal_fields
-
     return AlgebraCase(
         name=name,
         n=n,

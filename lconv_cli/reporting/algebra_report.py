@@ -51,6 +51,21 @@ def name_fields(
     return classify(c, tol=max(RTOL, 10 * closure)), closure
 
 
+def report_metrics(report: AlgebraReport | None, signature: tuple[int, int, int]) -> dict[str, float]:
+    """The metrics every discovery run reports about what it found: the Killing signature and the
+    report's invariants (NaN when nothing was named)."""
+    missing = report is None
+    return {
+        "killing_positive": signature[0],
+        "killing_negative": signature[1],
+        "killing_zero": signature[2],
+        "radical_dim": math.nan if missing else report.radical_dim,
+        "centre_dim": math.nan if missing else report.centre_dim,
+        "semisimple": math.nan if missing else float(report.semisimple),
+        "compact": math.nan if missing else float(report.compact),
+    }
+
+
 def write_algebra_record(
     out_dir: Path,
     case: AlgebraCase,
