@@ -1,4 +1,4 @@
-"""One timed ``lconv run experiment=algebra_discovery`` for the algebra benchmarks."""
+"""One timed ``lconv run experiment=<discovery experiment>`` for the algebra benchmarks."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ import time
 from pathlib import Path
 
 
-def timed_discovery(overrides: list[str], run_dir: Path, label: str) -> tuple[float, dict, dict | None]:
+def timed_discovery(
+    overrides: list[str], run_dir: Path, label: str, experiment: str = "algebra_discovery"
+) -> tuple[float, dict, dict | None]:
     """(wall seconds of the whole command, its metrics, the ``found`` entry of its algebra.json);
     exits with the run's stderr if it fails."""
     command = [
         str(Path(sys.executable).with_name("lconv")),
         "run",
-        "experiment=algebra_discovery",
+        f"experiment={experiment}",
         *overrides,
         "logger=none",
         f"paths.output_dir={run_dir}",

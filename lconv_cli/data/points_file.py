@@ -1,4 +1,4 @@
-"""A user's labelled points from a file: inputs x (N, D) and targets y (N, m), float64.
+"""A user's points from a file: labelled, inputs x (N, D) and targets y (N, m), or unlabelled samples x (N, D); float64.
 
 Formats, by suffix:
 
@@ -102,6 +102,16 @@ def _load_array(path: Path, key: str | None) -> np.ndarray:
     return torch.as_tensor(content).to(torch.float64).numpy()
 
 
+def _readable(path: str | Path) -> Path:
+    """The path, if it is a file of a known format (DataMissingError / UserError otherwise)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataMissingError(f"data.path={path}: no such file")
+    if path.suffix not in SUFFIXES:
+        raise UserError(f"data.path={path}: unknown format {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+    return path
+
+
 def load_labelled_points(
     path: str | Path,
     *,
@@ -112,11 +122,7 @@ def load_labelled_points(
 ) -> LabelledPoints:
     """Read x and y (module docstring); DataMissingError if the file is absent, UserError (one line)
     for anything else wrong with it."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataMissingError(f"data.path={path}: no such file")
-    if path.suffix not in SUFFIXES:
-        raise UserError(f"data.path={path}: unknown format {path.suffix!r}; use one of {', '.join(SUFFIXES)}")
+    path = _readable(path)
     keyed = path.suffix == ".npz" or (path.suffix == ".pt" and isinstance(_peek(path), dict))
     if keyed:
         x, y = _load_array(path, x_key), _load_array(path, y_key)
@@ -147,3 +153,25 @@ def _peek(path: Path):
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
         raise UserError(f"{path} cannot be read: {error}") from None
+
+
+def load_samples(path: str | Path, *, x_key: str = "x", x_columns=None) -> LabelledPoints:
+    """Unlabelled samples x (N, D) from the same formats (``y`` is empty, (N, 0)): the array
+    ``x_key`` of an .npz / .pt dictionary, or the ``x_columns`` of a table (default: every column).
+    Rows with a NaN or an infinity are dropped and counted."""
+    path = _readable(path)
+    keyed = path.suffix == ".npz" or (path.suffix == ".pt" and isinstance(_peek(path), dict))
+    if keyed:
+        x = _load_array(path, x_key)
+        names = [f"{x_key}[{i}]" for i in range(x.shape[-1] if x.ndim == 2 else 0)]
+    else:
+        table, all_names = _read_table(path)
+        index = _columns(x_columns, all_names, "x", path) if x_columns is not None else list(range(table.shape[1]))
+        x, names = table[:, index], [all_names[i] for i in index]
+    if x.ndim != 2 or x.shape[1] == 0:
+        raise UserError(f"{path}: samples must be 2-D (rows × coordinates), got shape {tuple(x.shape)}")
+    x_t = torch.from_numpy(np.ascontiguousarray(x))
+    finite = torch.isfinite(x_t).all(1)
+    if int(finite.sum()) < MIN_ROWS:
+        raise UserError(f"{path}: {int(finite.sum())} rows without NaN or infinity; at least {MIN_ROWS} are needed")
+    return LabelledPoints(x_t[finite], x_t.new_zeros(int(finite.sum()), 0), int((~finite).sum()), names)

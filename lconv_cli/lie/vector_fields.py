@@ -40,6 +40,25 @@ def monomial_gradients(points: torch.Tensor, exponents: torch.Tensor) -> torch.T
     return values * exponents[None].to(points.dtype)
 
 
+def monomial_laplacians(points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(N, M) Δm_a = Σ_j p_aj (p_aj − 1) x^{p_a − 2 e_j}."""
+    out = torch.zeros(points.shape[0], exponents.shape[0], dtype=points.dtype)
+    for j in range(exponents.shape[1]):
+        lowered = exponents.clone()
+        lowered[:, j] = (lowered[:, j] - 2).clamp_min(0)
+        weight = (exponents[:, j] * (exponents[:, j] - 1)).to(points.dtype)
+        out += monomials(points, lowered) * weight
+    return out
+
+
+def linear_fields(matrices: torch.Tensor) -> torch.Tensor:
+    """(k, M·n) coefficients, in the degree-1 basis, of the linear fields V(x) = A x of matrices (k, n, n)."""
+    k, n = matrices.shape[0], matrices.shape[-1]
+    coeffs = torch.zeros(k, n + 1, n, dtype=matrices.dtype)
+    coeffs[:, 1:, :] = matrices.transpose(1, 2)  # monomial 1 + j is x_j (exponents: constant, then x₁ … x_n)
+    return coeffs.reshape(k, -1)
+
+
 def evaluate(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
     """(k, N, n) values of k fields (k, M·n) at points (N, n)."""
     k, (m, n) = coeffs.shape[0], exponents.shape
@@ -50,6 +69,12 @@ def jacobians(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tenso
     """(k, N, n, n) DV(x)[i, j] = ∂V_i/∂x_j."""
     k, (m, n) = coeffs.shape[0], exponents.shape
     return torch.einsum("kai,naj->knij", coeffs.reshape(k, m, n), monomial_gradients(points, exponents))
+
+
+def divergences(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
+    """(k, N) div V(x) = Σ_i ∂V_i/∂x_i."""
+    k, (m, n) = coeffs.shape[0], exponents.shape
+    return torch.einsum("kai,nai->kn", coeffs.reshape(k, m, n), monomial_gradients(points, exponents))
 
 
 def bracket_values(coeffs: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor) -> torch.Tensor:
@@ -154,3 +179,64 @@ def invariant_fields(
     size = moved.pow(2).sum(-1).mean(-1).sqrt()  # the scaling the residuals used
     found = evecs[:, :dim].T / size[None]
     return found / found.norm(dim=1, keepdim=True).clamp_min(1e-300), evals, gap
+
+
+def continuity_residuals(
+    coeffs: torch.Tensor, points: torch.Tensor, scores: torch.Tensor, exponents: torch.Tensor
+) -> torch.Tensor:
+    """(k, N) how far each field is from keeping a density p: the continuity equation
+    div(pV)/p = V·∇log p + div V at the points, with ``scores`` (N, n) = ∇log p there. Zero everywhere
+    iff the flow of V carries the distribution into itself. Divided by the field's RMS size over the
+    points and by the RMS score (scale-free)."""
+    values = evaluate(coeffs, points, exponents)  # (k, N, n)
+    residual = torch.einsum("kni,ni->kn", values, scores) + divergences(coeffs, points, exponents)
+    size = values.pow(2).sum(-1).mean(-1).sqrt()  # (k,)
+    return residual / (size[:, None] * scores.pow(2).sum(-1).mean().sqrt()).clamp_min(1e-300)
+
+
+def closed_cut(
+    evals: torch.Tensor,
+    fields: torch.Tensor,
+    points: torch.Tensor,
+    exponents: torch.Tensor,
+    min_gap: float,
+    closure: float,
+    default: tuple[int, float],
+) -> tuple[int, float]:
+    """(dim, gap): among the cuts of the ascending spectrum ``evals`` (K,) at a gap ≥ ``min_gap``, the
+    largest gap whose span ``fields[:cut]`` (K, M·n) closes under brackets at ``points`` to
+    ``closure``; ``default`` if none does (or if it keeps every field or none)."""
+    dim = default[0]
+    if not 0 < dim < len(evals):
+        return default
+    ratios = evals[1:] / evals[:-1].clamp_min(1e-15 * float(evals.abs().max()))
+    for cut in (ratios.argsort(descending=True) + 1).tolist():
+        if float(ratios[cut - 1]) < min_gap:
+            break
+        if field_structure_constants(fields[:cut], points, exponents)[1] <= closure:
+            return cut, float(ratios[cut - 1])
+    return default
+
+
+def measure_preserving_fields(
+    points: torch.Tensor, scores: torch.Tensor, degree: int, tol: float, min_gap: float, closure: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The fields of degree ≤ ``degree`` whose flows keep the distribution with score ∇log p
+    (``scores`` (N, n) at samples ``points`` (N, n)): the near-null eigenvectors of the continuity
+    operator over the whole monomial basis (linear in the coefficients). The dimension is the cut at
+    the largest spectral gap ≥ ``min_gap``; with ``closure``, the largest such gap whose span closes
+    under brackets to that tolerance (symmetries form a Lie algebra; a near-symmetry of the data, such
+    as the dilation of a shell near the light cone, can sit just above a gap and break closure).
+    Returns (found (dim, M·n) unit rows, eigenvalues (M·n,), gap)."""
+    n = points.shape[1]
+    exponents = monomial_exponents(n, degree)
+    basis = torch.eye(exponents.shape[0] * n, dtype=torch.float64)
+    r = continuity_residuals(basis, points, scores, exponents)
+    evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
+    size = evaluate(basis, points, exponents).pow(2).sum(-1).mean(-1).sqrt()
+    fields = evecs.T / size[None]
+    fields = fields / fields.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    dim, gap = spectral_dimension(evals, tol, min_gap)
+    if closure is not None:
+        dim, gap = closed_cut(evals, fields, points[:1024], exponents, min_gap, closure, (dim, gap))
+    return fields[:dim], evals, gap

@@ -217,6 +217,12 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("model.min_gap", Number(low=1, low_open=True, nullable=True)),
     ("model.fitted_closure_weight", NON_NEGATIVE),
     ("model.field_degree", Number(integer=True, low=1, high=4)),
+    ("model.density_degree", Number(integer=True, low=2, high=8)),
+    ("model.ridge", NON_NEGATIVE),
+    ("model.coef_std", POSITIVE),
+    ("model.flow_steps", POSITIVE_INT),
+    ("model.disc_width", POSITIVE_INT),
+    ("model.orthogonality", NON_NEGATIVE),
 )
 
 
