@@ -16,6 +16,7 @@ learning curve.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from lconv_cli.data.generators_file import load_generators
+from lconv_cli.data.generators_file import load_generators, provenance
 from lconv_cli.data.image_variants import ImageSplits, make_image_splits
 from lconv_cli.errors import UserError
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d, rotation_generator_2d
@@ -34,6 +35,7 @@ from lconv_cli.models import ConvClassifier, LConvClassifier, MLPClassifier, num
 from lconv_cli.reporting.curves import plot_learning_curve
 from lconv_cli.reporting.figures import save_figure
 from lconv_cli.runner.configuring import choose
+from lconv_cli.runner.record import atomic_write_text
 from lconv_cli.runner.registry import register
 from lconv_cli.train.evaluation import Finished, evaluating, finish_on_best
 from lconv_cli.train.seeding import built_with_seed_of, seeded_rngs
@@ -272,6 +274,10 @@ def run(cfg: DictConfig) -> dict[str, float]:
         rngs["init"], lambda: build_classifier(cfg.model, splits.image_shape, num_classes, generators_path).to(device)
     )
     log.info("model %s: %d parameters", cfg.model.name, num_params(model))
+    if cfg.model.get("fixed_generators") == "file":  # name the discovery run these generators came from
+        used = provenance(generators_path)
+        atomic_write_text(out_dir / "generators_source.json", json.dumps(used, indent=2, default=str) + "\n")
+        log.info("fixed generators from %s (discovery run %s)", used["file"], used["discovery_run"])
 
     description = f"{cfg.model.name} on {label}"
     result, sampler, best = train_classifier(cfg, model, train, val, rngs["batches"], out_dir, description)

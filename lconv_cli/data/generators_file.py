@@ -13,6 +13,7 @@ layer takes ``generators=<path>`` and uses them as fixed (untrained) generators.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -80,3 +81,30 @@ def load_generators(path: str | Path, dim: int | None = None, count: int | None 
     if count is not None and gens.shape[0] != count:
         raise UserError(f"generators: {path} holds {gens.shape[0]} generators; this model needs {count}")
     return data
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def provenance(path: str | Path) -> dict:
+    """Where a generators file came from, for the record of a run that uses it: the file (resolved
+    path, sha256, shape, names) and the discovery run it names (directory, task, the sha256 of that
+    run's ``config.yaml`` when it is still there, else None, and the metric values it recorded)."""
+    data = load_generators(path)
+    file = Path(path)
+    file = (file / FILE_NAME if file.is_dir() else file).resolve()
+    source = dict(data.get("source") or {})
+    run_dir = source.get("run_dir")
+    config = Path(run_dir) / "config.yaml" if run_dir else None
+    return {
+        "file": str(file),
+        "file_sha256": _sha256(file),
+        "shape": data["shape"],
+        "count": int(data["generators"].shape[0]),
+        "names": data["names"],
+        "discovery_run": run_dir,
+        "discovery_task": source.get("task"),
+        "discovery_config_sha256": _sha256(config) if config is not None and config.is_file() else None,
+        "discovery_metrics": source.get("metrics", {}),
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -10,6 +11,8 @@ import time
 import pytest
 import torch
 
+from lconv_cli.data.generators_file import save_generators
+from lconv_cli.lie import rotation_generator_2d
 from tests.fake_datasets import fake_image_root
 from tests.helpers import LCONV, lconv, read_json, wait_for
 
@@ -119,3 +122,30 @@ def test_interrupted_image_run_resumes_to_the_same_numbers(fake_root, tmp_path):
         return {k: v for k, v in read_json(path)["metrics"].items() if "second" not in k}
 
     assert timeless(run_dir / "metrics.json") == timeless(tmp_path / "straight" / "metrics.json")
+
+
+def test_the_record_names_the_discovery_run_of_file_generators_and_a_wrong_shape_is_refused(fake_root, tmp_path):
+    discovery = tmp_path / "discovery"
+    discovery.mkdir()
+    (discovery / "config.yaml").write_text("task: so2_discovery\n")
+    source = {"task": "so2_discovery", "run_dir": str(discovery), "metrics": {"generator_cos_sw": 0.999}}
+    save_generators(discovery / "generators.pt", rotation_generator_2d(28)[None], [28, 28], ["rotation"], source)
+    save_generators(tmp_path / "small.pt", rotation_generator_2d(7)[None], [7, 7])
+    common = (
+        "run",
+        "image_classification",
+        "model=lconv",
+        "model.parametrisation=fixed",
+        "model.fixed_generators=file",
+    )
+    common += ("scale=smoke", "logger=none", "data.verify=false")
+    env = {"LCONV_DATA": str(fake_root)}
+    proc = lconv(*common, f"generators={discovery}", f"paths.output_dir={tmp_path}/use", cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    used = read_json(tmp_path / "use" / "generators_source.json")
+    assert used["discovery_run"] == str(discovery) and used["discovery_task"] == "so2_discovery"
+    assert used["discovery_config_sha256"] == hashlib.sha256(b"task: so2_discovery\n").hexdigest()
+    assert used["discovery_metrics"] == {"generator_cos_sw": 0.999} and used["shape"] == [28, 28]
+    assert used["file_sha256"] == hashlib.sha256((discovery / "generators.pt").read_bytes()).hexdigest()
+    proc = lconv(*common, f"generators={tmp_path}/small.pt", f"paths.output_dir={tmp_path}/bad", cwd=tmp_path, env=env)
+    assert proc.returncode == 2 and "acts on signals of shape [7, 7] (49 values); this model needs 784" in proc.stderr

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lconv_cli.data.generators_file import load_generators, save_generators
+from lconv_cli.data.generators_file import load_generators, provenance, save_generators
 from lconv_cli.errors import UserError
 
 
@@ -28,3 +28,14 @@ def test_generators_file_round_trip_and_errors(tmp_path):
         load_generators(tmp_path / "other.pt")
     with pytest.raises(ValueError):
         save_generators(tmp_path / "bad.pt", gens, [4, 4])
+
+
+def test_provenance_names_the_file_and_a_discovery_run_that_is_gone(tmp_path):
+    path = save_generators(
+        tmp_path / "g.pt", torch.eye(4)[None], [2, 2], None, {"task": "t", "run_dir": str(tmp_path / "gone")}
+    )
+    used = provenance(tmp_path / "g.pt")
+    assert used["file"] == str((tmp_path / "g.pt").resolve()) and used["count"] == 1 and used["names"] == ["L0"]
+    assert used["discovery_run"] == str(tmp_path / "gone") and used["discovery_config_sha256"] is None
+    assert used["discovery_metrics"] == {} and len(used["file_sha256"]) == 64
+    assert path.is_file()
