@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity bench-algebra bench-samples discover reproduce clean clean-results
+.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity bench-algebra bench-samples bench-mnist-generator discover reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -202,6 +202,10 @@ bench-algebra: install ## oracle algebra discovery wall time: so(3), so(1,3), so
 
 bench-samples: install ## symmetry from unlabelled samples: density method vs. LieGAN on sphere, Lorentz shell, bent Gaussian, 3 seeds
 	$(BIN)/python benchmarks/samples_table.py --seeds 0,1,2
+
+bench-mnist-generator: install ## the rotation generator from 60,000 real MNIST SW pairs in pixel space, plain and scrambled
+	$(BIN)/python benchmarks/mnist_generator.py
+	$(BIN)/python benchmarks/mnist_generator.py --scrambled
 
 # DATA: your labelled points (.npz with x and y, .npy, .csv with y in the last column, .pt); DISCOVER_ARGS: more overrides
 DATA ?= tests/data/lorentz_points.csv

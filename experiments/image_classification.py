@@ -32,6 +32,7 @@ from lconv_cli.data.image_variants import ImageSplits, make_image_splits
 from lconv_cli.errors import UserError
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d, rotation_generator_2d
 from lconv_cli.models import ConvClassifier, LConvClassifier, MLPClassifier, num_params
+from lconv_cli.models.lconv import PARAMETRISATIONS
 from lconv_cli.reporting.curves import plot_learning_curve
 from lconv_cli.reporting.figures import save_figure
 from lconv_cli.runner.configuring import choose
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 ARCHITECTURES = ("lconv", "cnn", "fc")
 FIXED_SOURCES = ("translation", "rotation", "adjacency", "file")
+FIXED_PARAMETRISATIONS = ("fixed", "fixed_low_rank")  # the L-conv parametrisations that read model.fixed_generators
 VARIANT_FILE = "variant.pt"
 EVAL_BATCH = 2048
 
@@ -100,7 +102,8 @@ def build_classifier(
             hidden.append(int(model_cfg.pixel_multiple) * image_shape[1] * image_shape[2])
         return MLPClassifier(image_shape, num_classes, hidden=hidden)
     fixed, count = None, int(model_cfg.num_generators)
-    if model_cfg.parametrisation == "fixed":
+    parametrisation = choose(model_cfg.parametrisation, PARAMETRISATIONS, "model.parametrisation")
+    if parametrisation in FIXED_PARAMETRISATIONS:
         source = choose(model_cfg.fixed_generators, FIXED_SOURCES, "model.fixed_generators")
         fixed = fixed_generators(source, image_shape, generators_path)
         count = fixed.shape[0]
@@ -109,7 +112,7 @@ def build_classifier(
         num_classes,
         channels=list(model_cfg.channels),
         num_generators=count,
-        parametrisation=model_cfg.parametrisation,
+        parametrisation=parametrisation,
         rank=model_cfg.get("rank"),
         bias=model_cfg.bias,
         activation=model_cfg.activation,
@@ -274,7 +277,8 @@ def run(cfg: DictConfig) -> dict[str, float]:
         rngs["init"], lambda: build_classifier(cfg.model, splits.image_shape, num_classes, generators_path).to(device)
     )
     log.info("model %s: %d parameters", cfg.model.name, num_params(model))
-    if cfg.model.get("fixed_generators") == "file":  # name the discovery run these generators came from
+    fixed = cfg.model.get("parametrisation") in FIXED_PARAMETRISATIONS
+    if fixed and cfg.model.get("fixed_generators") == "file":  # name the discovery run these generators came from
         used = provenance(generators_path)
         atomic_write_text(out_dir / "generators_source.json", json.dumps(used, indent=2, default=str) + "\n")
         log.info("fixed generators from %s (discovery run %s)", used["file"], used["discovery_run"])

@@ -66,6 +66,38 @@ def closed_form_generator(
     return real_logm(transform) / theta_bar, transform, theta_bar
 
 
+def antisymmetric_generator(
+    f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor, rel_eps: float = 1e-12
+) -> torch.Tensor:
+    """(d, d) antisymmetric L fitted in closed form to pairs g_i ≈ exp(θ_i L) f_i (f, g: (N, d); θ: (N,)).
+
+    For an isometry group the generator is antisymmetric (exp(θL) orthogonal). The Cayley relation
+    g − f = τ L (g + f), τ = tan(θ/2), is exact for the Cayley transform and matches exp(θL) to
+    O(θ³ ω³) on an eigencomponent of frequency ω, so small angles are used. Least squares over
+    antisymmetric L, min Σ_i ‖D_i − L M_i‖² with D_i = (g_i − f_i)/τ_i and M_i = g_i + f_i, has the
+    stationarity condition (a Lyapunov equation)
+
+        G L + L G = C,    G = Σ M_i M_iᵀ,  C = Σ D_i M_iᵀ − M_i D_iᵀ,
+
+    solved in G's eigenbasis (G = U Λ Uᵀ): (Uᵀ L U)_ab = (Uᵀ C U)_ab / (λ_a + λ_b). An entry is
+    determined as soon as one of its two directions is reached by the data, so antisymmetry fills in
+    the columns of pixels the data never lights from the rows of the pixels it moves into; entries
+    whose two directions the data never reach get λ_a + λ_b ≈ 0 and are set to zero by the
+    regulariser ``rel_eps``·λ_max. Float64; O(N d² + d³).
+    """
+    f64, t64, g64 = _as64(f, theta, g)
+    tau = torch.tan(t64 / 2)
+    if bool((tau.abs() < 1e-12).any()):
+        raise ValueError("a pair's angle is zero: it says nothing about the generator")
+    d, m = (g64 - f64) / tau[:, None], g64 + f64
+    gram = m.T @ m
+    c = d.T @ m - m.T @ d
+    lam, u = torch.linalg.eigh(gram)
+    eps = rel_eps * float(lam.max())
+    fitted = u @ ((u.T @ c @ u) / (lam[:, None] + lam[None, :] + eps)) @ u.T
+    return 0.5 * (fitted - fitted.T)
+
+
 def mean_squared_misfit(generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """Mean over pairs of ‖exp(θ_i L) f_i − g_i‖² (differentiable in L)."""
     return ((expm_action_squaring(generator, theta, f) - g) ** 2).sum(-1).mean()

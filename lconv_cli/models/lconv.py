@@ -38,7 +38,7 @@ def paper_init_stds(dim: int, in_channels: int, out_channels: int) -> dict[str, 
     return {"generator_std": math.sqrt(2.0) / dim, "weight_std": math.sqrt(2.0 / (in_channels * out_channels))}
 
 
-PARAMETRISATIONS = ("dense", "low_rank", "fixed")
+PARAMETRISATIONS = ("dense", "low_rank", "fixed", "fixed_low_rank")
 BIASES = ("none", "shared", "per_term")
 ACTIVATIONS = {"none": nn.Identity, "relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -55,10 +55,13 @@ class LConv(nn.Module):
         out_channels: C_out.
         parametrisation: ``dense`` (each L_i a free d × d matrix), ``low_rank`` (L_i = A_i B_i with
             A_i: d × r, B_i: r × d; 2dr parameters instead of d²) or ``fixed`` (``fixed_generators``
-            kept as a buffer, not trained: from the symmetry toolkit or a discovery run's file).
-        rank: r for ``low_rank``.
+            kept as a buffer, not trained: from the symmetry toolkit or a discovery run's file), or
+            ``fixed_low_rank`` (L_i = F_i + A_i B_i: the fixed generators F_i plus a learned rank-r
+            correction that starts at zero, A_i = 0, so the layer starts as the fixed one).
+        rank: r for ``low_rank`` and ``fixed_low_rank``.
         identity_term: include the W_0 f term (the zeroth "generator" is the identity).
-        fixed_generators: (k, d, d) generators; giving them implies ``parametrisation="fixed"``.
+        fixed_generators: (k, d, d) generators; giving them implies ``parametrisation="fixed"``
+            unless it is ``fixed_low_rank``.
         bias: ``none``; ``shared`` (one C_out vector); ``per_term`` (one C_out vector per term,
             (k + 1) C_out numbers: redundant, as they add up, but it is the official Keras layer's
             parameter count).
@@ -90,7 +93,7 @@ class LConv(nn.Module):
         weight_std: float | None = None,
     ) -> None:
         super().__init__()
-        if fixed_generators is not None:
+        if fixed_generators is not None and parametrisation != "fixed_low_rank":
             parametrisation = "fixed"
         for value, allowed, name in (
             (parametrisation, PARAMETRISATIONS, "parametrisation"),
@@ -102,15 +105,20 @@ class LConv(nn.Module):
         self.dim, self.num_generators = dim, num_generators
         self.parametrisation = parametrisation
         self.identity_term = identity_term
-        if parametrisation == "fixed":
+        if parametrisation in ("fixed", "fixed_low_rank"):
             if fixed_generators is None:
-                raise ValueError("LConv: parametrisation 'fixed' needs fixed_generators")
+                raise ValueError(f"LConv: parametrisation {parametrisation!r} needs fixed_generators")
             fixed = torch.as_tensor(fixed_generators, dtype=torch.float32)
             if fixed.shape != (num_generators, dim, dim):
                 raise ValueError(
                     f"fixed generators have shape {tuple(fixed.shape)}, the layer needs {(num_generators, dim, dim)}"
                 )
             self.register_buffer("generators", fixed.clone())
+            if parametrisation == "fixed_low_rank":
+                if not rank or rank < 1:
+                    raise ValueError("LConv: parametrisation 'fixed_low_rank' needs a rank r ≥ 1")
+                self.right = nn.Parameter(math.sqrt(1.0 / dim) * torch.randn(num_generators, rank, dim, generator=rng))
+                self.left = nn.Parameter(torch.zeros(num_generators, dim, rank))
         elif parametrisation == "dense":
             std = math.sqrt(2.0 / dim) if generator_std is None else generator_std
             self.generators = nn.Parameter(std * torch.randn(num_generators, dim, dim, generator=rng))
@@ -131,13 +139,19 @@ class LConv(nn.Module):
         """(k, d, d) the generators L_i (for low rank, the products A_i B_i)."""
         if self.parametrisation == "low_rank":
             return self.left @ self.right
+        if self.parametrisation == "fixed_low_rank":
+            return self.generators + self.left @ self.right
         return self.generators
 
     def apply_generators(self, f: torch.Tensor) -> torch.Tensor:
         """f: (B, d, C) → (B, k, d, C), the stack of L_i f."""
-        if self.parametrisation == "low_rank":
-            return torch.einsum("kdr,bkrc->bkdc", self.left, torch.einsum("krj,bjc->bkrc", self.right, f))
-        return torch.einsum("kij,bjc->bkic", self.generators, f)
+        low_rank = None
+        if self.parametrisation in ("low_rank", "fixed_low_rank"):
+            low_rank = torch.einsum("kdr,bkrc->bkdc", self.left, torch.einsum("krj,bjc->bkrc", self.right, f))
+            if self.parametrisation == "low_rank":
+                return low_rank
+        fixed = torch.einsum("kij,bjc->bkic", self.generators, f)
+        return fixed if low_rank is None else fixed + low_rank
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         """f: (B, d, C_in) → (B, d, C_out)."""

@@ -135,7 +135,8 @@ def test_the_record_names_the_discovery_run_of_file_generators_and_a_wrong_shape
         "run",
         "image_classification",
         "model=lconv",
-        "model.parametrisation=fixed",
+        "model.parametrisation=fixed_low_rank",
+        "model.rank=2",
         "model.fixed_generators=file",
     )
     common += ("scale=smoke", "logger=none", "data.verify=false")

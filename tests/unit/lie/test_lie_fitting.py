@@ -15,7 +15,12 @@ from lconv_cli.lie import (
     rotation_generator_2d,
 )
 from lconv_cli.lie.expm import antisymmetric_expm_action, spectral_norm_estimate
-from lconv_cli.lie.fitting import best_scale_residual, closed_form_generator, lstsq_transformation
+from lconv_cli.lie.fitting import (
+    antisymmetric_generator,
+    best_scale_residual,
+    closed_form_generator,
+    lstsq_transformation,
+)
 
 
 @pytest.mark.parametrize("n, expected", [(7, 0.2699), (20, 0.0123)])
@@ -120,3 +125,33 @@ def test_best_scale_residual_at_large_rotations_of_a_large_grid():
     f, theta, gimg = _group_pairs(ref, math.pi / 4 * torch.rand(40, generator=g, dtype=torch.float64), 40, 10)
     alpha, residual = best_scale_residual(ref, f, theta, gimg)
     assert alpha == pytest.approx(1.0, abs=1e-9) and residual < 1e-9
+
+
+def _cayley_pairs(generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    eye = torch.eye(generator.shape[0], dtype=torch.float64)
+    out = []
+    for fi, ti in zip(f, theta):
+        tau = torch.tan(ti / 2)
+        out.append(torch.linalg.solve(eye - tau * generator, (eye + tau * generator) @ fi))
+    return torch.stack(out)
+
+
+def test_antisymmetric_generator_is_exact_on_cayley_pairs_and_fills_unlit_columns():
+    rng = torch.Generator().manual_seed(0)
+    a = torch.randn(6, 6, generator=rng, dtype=torch.float64)
+    generator = a - a.T
+    theta = 0.3 * (torch.rand(40, generator=rng, dtype=torch.float64) - 0.5) + 0.05
+    f = torch.randn(40, 6, generator=rng, dtype=torch.float64)
+    fitted = antisymmetric_generator(f, theta, _cayley_pairs(generator, f, theta))
+    torch.testing.assert_close(fitted, generator, rtol=1e-8, atol=1e-8)
+    # inputs that never light pixel 5: its column is still found, through its row (g lights it)
+    f[:, 5] = 0
+    fitted = antisymmetric_generator(f, theta, _cayley_pairs(generator, f, theta))
+    torch.testing.assert_close(fitted, generator, rtol=1e-6, atol=1e-6)
+    # exp(θL) pairs at small angles: close, not exact (the Cayley relation is O(θ³) off)
+    small = theta / 30
+    g = torch.stack([torch.linalg.matrix_exp(t * generator) @ fi for fi, t in zip(f, small)])
+    fitted = antisymmetric_generator(f, small, g)
+    assert float((fitted * generator).sum() / (fitted.norm() * generator.norm())) > 0.999
+    with pytest.raises(ValueError, match="angle is zero"):
+        antisymmetric_generator(f, torch.zeros(40, dtype=torch.float64), f)

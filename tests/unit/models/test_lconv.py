@@ -77,6 +77,28 @@ def test_lconv_layer_with_fixed_generators():
     assert net(torch.randn(6, 5), torch.randn(6, 5)).shape == (6,)
 
 
+def test_fixed_generators_with_a_low_rank_correction_start_fixed_and_learn_only_the_correction():
+    gens = torch.randn(2, 6, 6)
+    rng = torch.Generator().manual_seed(0)
+    layer = LConv(6, 2, 3, 4, parametrisation="fixed_low_rank", rank=2, fixed_generators=gens, rng=rng)
+    fixed = LConv(6, 2, 3, 4, fixed_generators=gens)
+    fixed.weights.data.copy_(layer.weights.data)
+    h = torch.randn(5, 6, 3)
+    torch.testing.assert_close(layer(h), fixed(h))  # the correction starts at zero
+    assert set(dict(layer.named_parameters())) == {"weights", "left", "right"}
+    layer(h).pow(2).sum().backward()
+    assert layer.left.grad.abs().max() > 0 and torch.equal(layer.generators, gens)
+    with torch.no_grad():
+        layer.left.add_(torch.randn(2, 6, 2))
+    torch.testing.assert_close(layer.generator_matrices, gens + layer.left @ layer.right)
+    expected = h @ layer.weights[0].T + sum(
+        (layer.generator_matrices[i] @ h) @ layer.weights[i + 1].T for i in range(2)
+    )
+    torch.testing.assert_close(layer(h), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="needs a rank"):
+        LConv(6, 2, 3, 4, parametrisation="fixed_low_rank", fixed_generators=gens)
+
+
 def test_recursive_angle_net_starts_like_the_official_code():
     """kaiming_normal_ on (1, d, d) and (1, C, C) tensors: std √2/d and √2/C (fan_in = d², C²)."""
     net = RecursiveAngleNet(400, channels=10, rng=torch.Generator().manual_seed(0))
