@@ -173,12 +173,22 @@ def invariant_fields(
     exponents = monomial_exponents(n, degree)
     basis = torch.eye(exponents.shape[0] * n, dtype=torch.float64)
     r = field_invariance_residuals(basis, points, gradients, copies, exponents)  # basis fields scaled to RMS 1
-    evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
+    fields, evals = _spectral_fields(r, points.reshape(-1, n), exponents)
     dim, gap = spectral_dimension(evals, tol, min_gap)
-    moved = evaluate(basis, points.reshape(-1, n), exponents)
-    size = moved.pow(2).sum(-1).mean(-1).sqrt()  # the scaling the residuals used
-    found = evecs[:, :dim].T / size[None]
-    return found / found.norm(dim=1, keepdim=True).clamp_min(1e-300), evals, gap
+    return fields[:dim], evals, gap
+
+
+def _spectral_fields(
+    residuals: torch.Tensor, points: torch.Tensor, exponents: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fields (K, M·n) unit rows in the monomial basis, eigenvalues (K,) ascending) of the operator
+    whose rows ``residuals`` (K, ·) belong to the K basis fields, each scaled to RMS size 1 over
+    ``points`` (P, n); the fields are the eigenvectors with that scaling undone."""
+    evals, evecs = torch.linalg.eigh(residuals @ residuals.T / residuals.shape[1])
+    basis = torch.eye(residuals.shape[0], dtype=torch.float64)
+    size = evaluate(basis, points, exponents).pow(2).sum(-1).mean(-1).sqrt()
+    fields = evecs.T / size[None]
+    return fields / fields.norm(dim=1, keepdim=True).clamp_min(1e-300), evals
 
 
 def continuity_residuals(
@@ -231,11 +241,7 @@ def measure_preserving_fields(
     n = points.shape[1]
     exponents = monomial_exponents(n, degree)
     basis = torch.eye(exponents.shape[0] * n, dtype=torch.float64)
-    r = continuity_residuals(basis, points, scores, exponents)
-    evals, evecs = torch.linalg.eigh(r @ r.T / r.shape[1])
-    size = evaluate(basis, points, exponents).pow(2).sum(-1).mean(-1).sqrt()
-    fields = evecs.T / size[None]
-    fields = fields / fields.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    fields, evals = _spectral_fields(continuity_residuals(basis, points, scores, exponents), points, exponents)
     dim, gap = spectral_dimension(evals, tol, min_gap)
     if closure is not None:
         dim, gap = closed_cut(evals, fields, points[:1024], exponents, min_gap, closure, (dim, gap))
