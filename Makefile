@@ -14,7 +14,7 @@ OVERRIDES ?=
 # pip on machines with a local package mirror prints one warning per package; keep the output readable.
 PIP_QUIET := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity bench-algebra bench-samples bench-mnist-generator discover reproduce clean clean-results
+.PHONY: help install demo test test-full lint format docs docs-serve fig-so2 fig-translation fig-sct table-images table-rotmnist table-qm9 fig-springs bench-images bench-lieconv bench-lieconv-parity bench-algebra bench-samples bench-mnist-generator fig-sample-efficiency discover reproduce clean clean-results
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -115,6 +115,34 @@ figures/images_table-$(SCALE).md: results/images-$(SCALE)/.done
 
 table-images: install figures/images_table-$(SCALE).md ## L-conv Fig. 9: image classification table + bar chart, 3 seeds (QUICK=1: MNIST, FashionMNIST on CPU)
 
+# Discover, then use (docs/experiments/discover_then_use.md): per dataset, image_generators finds tx, ty,
+# rotation and scale from the dataset's own training images in the scrambled pixel order of data seed 0;
+# then image_classification on rotated+scrambled images at several training-set sizes, over seeds:
+# L-conv on those generators (lconv_discovered), on the true ones (lconv_oracle), with learned dense
+# generators, the paper's lconv, CNN and FC. data.train_subset keeps N training images, 10 % of them for
+# validation: 1111, 5556, 22222, 60000 train on 1,000, 5,000, 20,000, 54,000. Small sets train ≥ min_steps.
+# QUICK=1: 1,000 and 5,000 images, 10 epochs (at least 300 steps), 20,000 discovery pairs (20 min on 2 CPU cores).
+EFFICIENCY_DATASETS ?= mnist fashion_mnist
+EFFICIENCY_SIZES ?= $(if $(QUICK),1111$(comma)5556,1111$(comma)5556$(comma)22222$(comma)60000)
+EFFICIENCY_MODELS ?= lconv_discovered,lconv_oracle,lconv_dense,lconv,cnn,fc
+EFFICIENCY_SEEDS ?= $(SEEDS)
+EFFICIENCY_MIN_STEPS ?= $(if $(QUICK),300,2000)
+EFFICIENCY_ARGS ?=
+DISCOVERY_ARGS ?=
+
+results/discover-%-$(SCALE)/.done:
+	$(LCONV) run experiment=image_generators dataset=$* 'data.transforms=[tx,ty,rotation,scale]' data.scrambled=true scale=$(SCALE) logger=none paths.output_dir=results/discover-$*-$(SCALE) $(DISCOVERY_ARGS) $(OVERRIDES)
+	touch $@
+
+results/efficiency-%-$(SCALE)/.done: results/discover-%-$(SCALE)/.done
+	$(LCONV) run -m experiment=image_classification dataset=$* variant=rotated_scrambled model=$(EFFICIENCY_MODELS) data.train_subset=$(EFFICIENCY_SIZES) seed=$(EFFICIENCY_SEEDS) generators=$(abspath results/discover-$*-$(SCALE)) trainer.min_steps=$(EFFICIENCY_MIN_STEPS) scale=$(SCALE) logger=none hydra.sweep.dir=results/efficiency-$*-$(SCALE) $(EFFICIENCY_ARGS) $(OVERRIDES)
+	touch $@
+
+figures/sample_efficiency-$(SCALE).md: $(foreach d,$(EFFICIENCY_DATASETS),results/discover-$(d)-$(SCALE)/.done results/efficiency-$(d)-$(SCALE)/.done)
+	$(BIN)/python -m lconv_cli.reporting.paper_figures efficiency $(foreach d,$(EFFICIENCY_DATASETS),--runs results/efficiency-$(d)-$(SCALE)) --out figures/sample_efficiency-$(SCALE)
+
+fig-sample-efficiency: install figures/sample_efficiency-$(SCALE).md ## discover generators of scrambled images, then L-conv on them: accuracy vs. training size, 3 seeds (QUICK=1: 20 min CPU)
+
 # Neural symmetry detection paper, Figures 2–3: learned fields, latent flows and t histograms for
 # rotation, scaling, translation and SCT_x on MNIST (same_image pairs, uniform t).
 LATENT_TRANSFORMS ?= rotation scale tx sct_x
@@ -203,9 +231,8 @@ bench-algebra: install ## oracle algebra discovery wall time: so(3), so(1,3), so
 bench-samples: install ## symmetry from unlabelled samples: density method vs. LieGAN on sphere, Lorentz shell, bent Gaussian, 3 seeds
 	$(BIN)/python benchmarks/samples_table.py --seeds 0,1,2
 
-bench-mnist-generator: install ## the rotation generator from 60,000 real MNIST SW pairs in pixel space, plain and scrambled
-	$(BIN)/python benchmarks/mnist_generator.py
-	$(BIN)/python benchmarks/mnist_generator.py --scrambled
+bench-mnist-generator: install ## generators of real MNIST transformations in pixel space (rotation; tx, ty, rotation, scale), SW and resampled, scrambled too
+	$(BIN)/python benchmarks/image_generators_table.py
 
 # DATA: your labelled points (.npz with x and y, .npy, .csv with y in the last column, .pt); DISCOVER_ARGS: more overrides
 DATA ?= tests/data/lorentz_points.csv
@@ -213,7 +240,7 @@ DISCOVER_ARGS ?=
 discover: install ## the symmetry of your own data: fit y(x), find and name the algebra that keeps it (DATA=points.npz; default: the shipped example)
 	$(BIN)/lconv run experiment=algebra_discovery data=file data.path=$(abspath $(DATA)) $(DISCOVER_ARGS)
 
-reproduce: fig-so2 fig-translation table-images fig-sct table-rotmnist table-qm9 fig-springs ## every paper figure and table available so far (QUICK=1 for CPU scale)
+reproduce: fig-so2 fig-translation table-images fig-sample-efficiency fig-sct table-rotmnist table-qm9 fig-springs ## every paper figure and table available so far (QUICK=1 for CPU scale)
 
 clean-results: ## remove results/ and figures/
 	rm -rf results figures

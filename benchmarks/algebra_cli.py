@@ -12,8 +12,8 @@ from pathlib import Path
 def timed_discovery(
     overrides: list[str], run_dir: Path, label: str, experiment: str = "algebra_discovery"
 ) -> tuple[float, dict, dict | None]:
-    """(wall seconds of the whole command, its metrics, the ``found`` entry of its algebra.json);
-    exits with the run's stderr if it fails."""
+    """(wall seconds of the whole command, its metrics, the ``found`` entry of its algebra.json or None
+    when the experiment writes none); exits with the run's stderr if it fails."""
     command = [
         str(Path(sys.executable).with_name("lconv")),
         "run",
@@ -28,4 +28,5 @@ def timed_discovery(
     if proc.returncode != 0:
         raise SystemExit(f"{label} failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
     metrics = json.loads((run_dir / "metrics.json").read_text())["metrics"]
-    return wall, metrics, json.loads((run_dir / "algebra.json").read_text())["found"]
+    algebra = run_dir / "algebra.json"
+    return wall, metrics, json.loads(algebra.read_text())["found"] if algebra.is_file() else None

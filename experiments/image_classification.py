@@ -9,7 +9,7 @@ accuracy after every epoch; the weights with the best validation accuracy are ke
 
 Metrics: ``test_accuracy`` (best-validation weights, on the official test split), ``test_loss``,
 ``val_accuracy``, ``best_epoch``, ``final_test_accuracy`` (last weights), ``num_params``,
-``train_seconds`` and ``train_samples_per_second`` (optimisation only). Record: the
+``num_train`` (images trained on), ``train_seconds`` and ``train_samples_per_second`` (optimisation only). Record: the
 permutation, angles and validation indices in ``variant.pt``; figures of sample images and the
 learning curve.
 """
@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from lconv_cli.data.generators_file import load_generators, provenance
+from lconv_cli.data.generators_file import generator_paths, load_generator_files, provenance
 from lconv_cli.data.image_variants import ImageSplits, make_image_splits
+from lconv_cli.data.pixel_pairs import TRANSFORMS, true_generators
 from lconv_cli.errors import UserError
 from lconv_cli.lie import derivative_operators_2d, grid_adjacency_2d, rotation_generator_2d
 from lconv_cli.models import ConvClassifier, LConvClassifier, MLPClassifier, num_params
@@ -46,25 +47,44 @@ from lconv_cli.train.trainer import BestModel, EpochSampler, TrainResult, epoch_
 log = logging.getLogger(__name__)
 
 ARCHITECTURES = ("lconv", "cnn", "fc")
-FIXED_SOURCES = ("translation", "rotation", "adjacency", "file")
+FIXED_SOURCES = ("translation", "rotation", "adjacency", "oracle", "file")
 FIXED_PARAMETRISATIONS = ("fixed", "fixed_low_rank")  # the L-conv parametrisations that read model.fixed_generators
 VARIANT_FILE = "variant.pt"
 EVAL_BATCH = 2048
 
 
-def fixed_generators(source: str, image_shape: tuple[int, int, int], generators_path: str | None) -> torch.Tensor:
-    """(k, d, d) float32 fixed generators on the H × W pixel grid (in stored pixel order).
+def fixed_generators(
+    source: str,
+    image_shape: tuple[int, int, int],
+    generators_path: str | list[str] | None,
+    transforms: list[str] | None = None,
+    permutation: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(k, d, d) float32 fixed generators on the H × W pixel grid.
 
     ``translation``: the SW derivatives ∂x, ∂y; ``rotation``: L_SW; ``adjacency``: the normalised
-    grid adjacency (the GCN propagation matrix); ``file``: the top-level ``generators=`` file.
+    grid adjacency (the GCN propagation matrix); these act on pixels in stored order, so a scrambled
+    variant takes their geometry away. ``oracle``: the true SW generators of ``transforms``
+    (:func:`lconv_cli.data.pixel_pairs.true_generators`, image_generators' units) in the variant's
+    pixel order, ``permutation`` known: the reference discovered generators are measured against.
+    ``file``: the top-level ``generators=``: one file (or run directory) or a list of them, concatenated.
     """
     _, height, width = image_shape
     if source == "file":
-        if generators_path is None:
-            raise UserError("model.fixed_generators=file needs generators=<generators file or run directory>")
-        return load_generators(generators_path, dim=height * width)["generators"].float()
+        if not generator_paths(generators_path):
+            raise UserError(
+                "model.fixed_generators=file needs generators=<generators file or run directory, or a list>"
+            )
+        return load_generator_files(generators_path, dim=height * width).float()
     if height != width:
         raise UserError(f"model.fixed_generators={source} needs square images; these are {height}×{width}")
+    if source == "oracle":
+        names = [choose(str(name), TRANSFORMS, "model.fixed_transforms") for name in transforms or []]
+        if not names:
+            raise UserError(
+                "model.fixed_generators=oracle needs model.fixed_transforms (any of tx, ty, rotation, scale)"
+            )
+        return true_generators(names, height, permutation).float()
     if source == "translation":
         gens = torch.stack(derivative_operators_2d(height))
     elif source == "rotation":
@@ -78,9 +98,11 @@ def build_classifier(
     model_cfg: DictConfig,
     image_shape: tuple[int, int, int],
     num_classes: int,
-    generators_path: str | None,
+    generators_path: str | list[str] | None,
+    permutation: torch.Tensor | None = None,
 ) -> torch.nn.Module:
-    """The classifier named by ``model_cfg.arch`` (see ``conf/model/{lconv,cnn,fc,gcn}*.yaml``)."""
+    """The classifier named by ``model_cfg.arch`` (see ``conf/model/{lconv,cnn,fc,gcn}*.yaml``);
+    ``permutation``: the variant's pixel permutation (None when not scrambled), for oracle generators."""
     arch = model_cfg.get("arch")
     if arch not in ARCHITECTURES:
         raise UserError(
@@ -105,7 +127,8 @@ def build_classifier(
     parametrisation = choose(model_cfg.parametrisation, PARAMETRISATIONS, "model.parametrisation")
     if parametrisation in FIXED_PARAMETRISATIONS:
         source = choose(model_cfg.fixed_generators, FIXED_SOURCES, "model.fixed_generators")
-        fixed = fixed_generators(source, image_shape, generators_path)
+        transforms = model_cfg.get("fixed_transforms")
+        fixed = fixed_generators(source, image_shape, generators_path, transforms, permutation)
         count = fixed.shape[0]
     return LConvClassifier(
         image_shape,
@@ -255,6 +278,7 @@ def classification_metrics(
         "best_epoch": finished.kept_step / sampler.steps_per_epoch,
         "final_test_accuracy": final_test_accuracy,
         "num_params": num_params(model),
+        "num_train": sampler.size,
         "epochs": result.steps / sampler.steps_per_epoch,
         "steps": result.steps,
         "train_seconds": result.train_seconds,
@@ -274,14 +298,19 @@ def run(cfg: DictConfig) -> dict[str, float]:
     rngs = seeded_rngs(int(cfg.seed), "init", "batches")
     num_classes, generators_path = int(cfg.dataset.num_classes), cfg.get("generators")
     model = built_with_seed_of(
-        rngs["init"], lambda: build_classifier(cfg.model, splits.image_shape, num_classes, generators_path).to(device)
+        rngs["init"],
+        lambda: build_classifier(cfg.model, splits.image_shape, num_classes, generators_path, splits.permutation).to(
+            device
+        ),
     )
     log.info("model %s: %d parameters", cfg.model.name, num_params(model))
     fixed = cfg.model.get("parametrisation") in FIXED_PARAMETRISATIONS
-    if fixed and cfg.model.get("fixed_generators") == "file":  # name the discovery run these generators came from
-        used = provenance(generators_path)
-        atomic_write_text(out_dir / "generators_source.json", json.dumps(used, indent=2, default=str) + "\n")
-        log.info("fixed generators from %s (discovery run %s)", used["file"], used["discovery_run"])
+    if fixed and cfg.model.get("fixed_generators") == "file":  # name the discovery runs these generators came from
+        used = [provenance(path) for path in generator_paths(generators_path)]
+        record = {"sources": used}
+        atomic_write_text(out_dir / "generators_source.json", json.dumps(record, indent=2, default=str) + "\n")
+        for source in used:
+            log.info("fixed generators from %s (discovery run %s)", source["file"], source["discovery_run"])
 
     description = f"{cfg.model.name} on {label}"
     result, sampler, best = train_classifier(cfg, model, train, val, rngs["batches"], out_dir, description)

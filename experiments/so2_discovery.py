@@ -27,7 +27,7 @@ import torch
 from omegaconf import DictConfig
 
 from lconv_cli.data import PairSet, make_rotation_pairs
-from lconv_cli.data.generators_file import FILE_NAME, load_generators, save_generators
+from lconv_cli.data.generators_file import FILE_NAME, generator_paths, load_generators, save_generators
 from lconv_cli.data.rotation_pairs import ROTATIONS
 from lconv_cli.errors import UserError
 from lconv_cli.lie import CONVENTIONS, central_difference_generator, generator_cos, rotation_generator_2d
@@ -183,9 +183,12 @@ def affine_r2(predicted: torch.Tensor, truth: torch.Tensor) -> float:
 
 
 def _fixed_generator(cfg: DictConfig, dim: int) -> torch.Tensor | None:
-    if cfg.get("generators") is None:
+    paths = generator_paths(cfg.get("generators"))
+    if not paths:
         return None
-    data = load_generators(cfg.generators, dim=dim, count=1)
+    if len(paths) > 1:
+        raise UserError(f"so2_discovery uses one fixed generator: give generators= one file, not {len(paths)}")
+    data = load_generators(paths[0], dim=dim, count=1)
     log.info("fixed generator from %s (found by %s)", cfg.generators, data["source"].get("task", "?"))
     return data["generators"].float()
 

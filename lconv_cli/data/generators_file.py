@@ -83,6 +83,23 @@ def load_generators(path: str | Path, dim: int | None = None, count: int | None 
     return data
 
 
+def generator_paths(value: object) -> list[str]:
+    """The ``generators=`` value as a list of paths: None → [], one path → [it], a list → its items."""
+    if value is None:
+        return []
+    if isinstance(value, (str, Path)):
+        return [str(value)]
+    return [str(item) for item in value]
+
+
+def load_generator_files(value: object, dim: int | None = None) -> torch.Tensor:
+    """(k, d, d) float64: the generators of every file ``generators=`` names, concatenated in order."""
+    paths = generator_paths(value)
+    if not paths:
+        raise UserError("generators: no file given")
+    return torch.cat([load_generators(path, dim=dim)["generators"] for path in paths])
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

@@ -30,6 +30,7 @@ VARIANTS = {
     "rotated_scrambled": (True, True),
 }
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+VARIANT_STREAMS = ("train_angles", "test_angles", "permutation", "validation")  # the data seed's RNG streams, in order
 
 
 def load_image_dataset(
@@ -81,6 +82,12 @@ def rotate_images(
 def pixel_permutation(num_pixels: int, rng: torch.Generator) -> torch.Tensor:
     """(num_pixels,) int64, a uniformly random permutation of the pixel indices."""
     return torch.randperm(num_pixels, generator=rng)
+
+
+def variant_permutation(seed: int, num_pixels: int) -> torch.Tensor:
+    """The scrambled variants' pixel permutation for data seed ``seed``: the one every split of
+    :func:`make_image_splits` uses, so other experiments (generator discovery) can share its pixel order."""
+    return pixel_permutation(num_pixels, seeded_rngs(seed, *VARIANT_STREAMS)["permutation"])
 
 
 def scramble(images: torch.Tensor, permutation: torch.Tensor) -> torch.Tensor:
@@ -163,7 +170,7 @@ def make_image_splits(
         raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}; got {interpolation!r}")
-    rngs = seeded_rngs(seed, "train_angles", "test_angles", "permutation", "validation")
+    rngs = seeded_rngs(seed, *VARIANT_STREAMS)
     train_images, train_labels = load_image_dataset(name, root, train=True, download=download, verify=verify)
     test_images, test_labels = load_image_dataset(name, root, train=False, download=download, verify=verify)
     if train_subset:

@@ -8,6 +8,7 @@ is the best any model of the form exp(θL) can do.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -66,36 +67,175 @@ def closed_form_generator(
     return real_logm(transform) / theta_bar, transform, theta_bar
 
 
-def antisymmetric_generator(
-    f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor, rel_eps: float = 1e-12
+def antisymmetric_generators(
+    f: torch.Tensor,
+    t: torch.Tensor,
+    g: torch.Tensor,
+    rel_eps: float = 1e-12,
+    tol: float = 1e-10,
+    max_iter: int = 300,
 ) -> torch.Tensor:
-    """(d, d) antisymmetric L fitted in closed form to pairs g_i ≈ exp(θ_i L) f_i (f, g: (N, d); θ: (N,)).
+    """(k, d, d) antisymmetric L_k fitted to pairs g_i ≈ exp(Σ_k t_ik L_k) f_i (f, g: (N, d); t: (N, k)).
 
-    For an isometry group the generator is antisymmetric (exp(θL) orthogonal). The Cayley relation
-    g − f = τ L (g + f), τ = tan(θ/2), is exact for the Cayley transform and matches exp(θL) to
-    O(θ³ ω³) on an eigencomponent of frequency ω, so small angles are used. Least squares over
-    antisymmetric L, min Σ_i ‖D_i − L M_i‖² with D_i = (g_i − f_i)/τ_i and M_i = g_i + f_i, has the
-    stationarity condition (a Lyapunov equation)
+    Several generators at once, each pair moved by its own known parameters t_i. For X = Σ_k t_k L_k,
+    g − f = tanh(X/2)(g + f) exactly, so D_i = 2(g_i − f_i) ≈ Σ_k t_ik L_k M_i with M_i = g_i + f_i up
+    to O(|X|³). Least squares over antisymmetric L_k has the coupled Lyapunov equations
 
-        G L + L G = C,    G = Σ M_i M_iᵀ,  C = Σ D_i M_iᵀ − M_i D_iᵀ,
+        Σ_l (L_l G_lk + G_lk L_l) + ε L_k = C_k − C_kᵀ,   G_lk = Σ_i t_il t_ik M_i M_iᵀ,  C_k = Σ_i t_ik D_i M_iᵀ,
 
-    solved in G's eigenbasis (G = U Λ Uᵀ): (Uᵀ L U)_ab = (Uᵀ C U)_ab / (λ_a + λ_b). An entry is
-    determined as soon as one of its two directions is reached by the data, so antisymmetry fills in
-    the columns of pixels the data never lights from the rows of the pixels it moves into; entries
-    whose two directions the data never reach get λ_a + λ_b ≈ 0 and are set to zero by the
-    regulariser ``rel_eps``·λ_max. Float64; O(N d² + d³).
+    solved by conjugate gradients preconditioned with the uncoupled equations, each solved in G_kk's
+    eigenbasis (G = U Λ Uᵀ): (Uᵀ L U)_ab = (Uᵀ R U)_ab / (λ_a + λ_b + ε), exact for one generator. An
+    entry is determined as soon as one of its two directions is reached by the data, so antisymmetry
+    fills in the columns of pixels the inputs never light from the rows of the pixels they move into;
+    entries whose two directions the data never reach are set to zero by ε. With independent
+    parameters the coupling G_lk (l ≠ k) is small, but weakly reached directions slow convergence:
+    on 5,000 centred MNIST pairs (tx, ty, rotation) cos to the truth is 0.95 after 30 iterations and
+    0.98 after 100; inputs that light every pixel converge much faster (tx, ty, rotation, scale from
+    60,000 pairs: the whole fit 52 s shifted against 194 s centred, 2-core CPU).
+    ε = ``rel_eps``·max_k λ_max(G_kk); stops when the residual falls below ``tol`` of the
+    right-hand side. Float64; O(N k² d² + iterations · k² d³).
     """
-    f64, t64, g64 = _as64(f, theta, g)
-    tau = torch.tan(t64 / 2)
-    if bool((tau.abs() < 1e-12).any()):
-        raise ValueError("a pair's angle is zero: it says nothing about the generator")
-    d, m = (g64 - f64) / tau[:, None], g64 + f64
-    gram = m.T @ m
-    c = d.T @ m - m.T @ d
-    lam, u = torch.linalg.eigh(gram)
-    eps = rel_eps * float(lam.max())
-    fitted = u @ ((u.T @ c @ u) / (lam[:, None] + lam[None, :] + eps)) @ u.T
-    return 0.5 * (fitted - fitted.T)
+    f64, t64, g64 = _as64(f, t, g)
+    if t64.ndim == 1:
+        t64 = t64[:, None]
+    return _antisymmetric_solve(g64 + f64, 2 * (g64 - f64), t64, rel_eps, tol, max_iter)
+
+
+def _antisymmetric_solve(
+    m: torch.Tensor, d: torch.Tensor, t64: torch.Tensor, rel_eps: float, tol: float, max_iter: int
+) -> torch.Tensor:
+    """The coupled Lyapunov equations of :func:`antisymmetric_generators` for D_i ≈ Σ_k t_ik L_k M_i."""
+    count = t64.shape[1]
+    grams = [[None] * count for _ in range(count)]
+    for a in range(count):
+        for b in range(a, count):
+            grams[a][b] = grams[b][a] = (m * (t64[:, a] * t64[:, b])[:, None]).T @ m
+    c = [(d * t64[:, a : a + 1]).T @ m for a in range(count)]
+    rhs = torch.stack([ca - ca.T for ca in c])
+    bases = [torch.linalg.eigh(grams[a][a]) for a in range(count)]
+    eps = rel_eps * max(float(lam.max()) for lam, _ in bases)
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        out = eps * x
+        for a in range(count):
+            for b in range(count):
+                out[a] += x[b] @ grams[b][a] + grams[b][a] @ x[b]
+        return out
+
+    def precondition(r: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(r)
+        for a, (lam, u) in enumerate(bases):
+            out[a] = u @ ((u.T @ r[a] @ u) / (lam[:, None] + lam[None, :] + eps)) @ u.T
+        return out
+
+    x = precondition(rhs)
+    r = rhs - apply(x)
+    z = precondition(r)
+    p, rz = z.clone(), float((r * z).sum())
+    target = tol * float(rhs.norm())
+    for _ in range(max_iter):
+        if float(r.norm()) <= target:
+            break
+        q = apply(p)
+        step = rz / float((p * q).sum())
+        x, r = x + step * p, r - step * q
+        z = precondition(r)
+        rz, rz_old = float((r * z).sum()), rz
+        p = z + (rz / rz_old) * p
+    return 0.5 * (x - x.transpose(1, 2))
+
+
+def general_generators(
+    f: torch.Tensor, t: torch.Tensor, g: torch.Tensor, rel_eps: float = 1e-10, chunk: int = 4096
+) -> torch.Tensor:
+    """(k, d, d) unconstrained L_k fitted to pairs g_i ≈ exp(Σ_k t_ik L_k) f_i (f, g: (N, d); t: (N, k)).
+
+    The relation of :func:`antisymmetric_generators`, D_i ≈ Σ_k t_ik L_k M_i, is ordinary least squares
+    for every row of the L_k at once: the design row of pair i is t_i ⊗ M_i (length k·d), shared by
+    all d rows, so one (k d × k d) Gram is built and solved (ridge ``rel_eps``·λ_max). Columns of
+    pixels the data never reach are left at zero. Float64; O(N k² d² + k³ d³).
+    """
+    f64, t64, g64 = _as64(f, t, g)
+    if t64.ndim == 1:
+        t64 = t64[:, None]
+    (n, dim), count = f64.shape, t64.shape[1]
+    gram = torch.zeros(count * dim, count * dim, dtype=torch.float64)
+    rhs = torch.zeros(count * dim, dim, dtype=torch.float64)
+    for start in range(0, n, chunk):
+        m = g64[start : start + chunk] + f64[start : start + chunk]
+        design = (t64[start : start + chunk, :, None] * m[:, None, :]).reshape(len(m), -1)
+        gram += design.T @ design
+        rhs += design.T @ (2 * (g64[start : start + chunk] - f64[start : start + chunk]))
+    ridge = rel_eps * float(torch.linalg.eigvalsh(gram).max())
+    gram.diagonal().add_(ridge)
+    solution = torch.linalg.solve(gram, rhs)  # (k d, d): row k·d + j holds (L_k)_{:, j}
+    return solution.reshape(count, dim, dim).transpose(1, 2).contiguous()
+
+
+def symmetric_share(generator: torch.Tensor, directions: torch.Tensor) -> float:
+    """‖sym(P L P)‖ / ‖P L P‖ with P the projector onto ``directions`` (d, r) orthonormal columns.
+
+    0 for an antisymmetric generator, 1 for a symmetric one; measured where the data determine L."""
+    block = directions.T @ generator @ directions
+    norm = float(block.norm())
+    return float((0.5 * (block + block.T)).norm()) / norm if norm > 0 else 0.0
+
+
+FORMS = ("auto", "antisymmetric", "general")
+
+
+@dataclass
+class GeneratorFit:
+    """Generators fitted to transformation pairs, and the form each was fitted in."""
+
+    generators: torch.Tensor  # (k, d, d) float64
+    antisymmetric: list[bool]  # per generator: fitted as antisymmetric (else unconstrained)
+    symmetric_shares: list[float]  # per generator: symmetric share of its unconstrained fit (see fit_generators)
+
+
+def fit_generators(
+    f: torch.Tensor,
+    t: torch.Tensor,
+    g: torch.Tensor,
+    form: str = "auto",
+    share_threshold: float = 0.05,
+    reach: float = 1e-4,
+    max_iter: int = 300,
+) -> GeneratorFit:
+    """k generators fitted to pairs g_i ≈ exp(Σ_k t_ik L_k) f_i (f, g: (N, d); t: (N, k) known parameters).
+
+    ``form="general"``: unconstrained (:func:`general_generators`). ``"antisymmetric"``: all
+    antisymmetric (:func:`antisymmetric_generators`), right for isometries (rotations, SW
+    translations), whose antisymmetry also fills in what the data never reach. ``"auto"``: the
+    unconstrained fit first; a generator whose symmetric share, measured on the directions the data
+    reach well (eigenvalues of Σ M_i M_iᵀ above ``reach``·λ_max), is below ``share_threshold`` is
+    refitted antisymmetric, jointly with the others, after the unconstrained ones are subtracted.
+    With fewer pairs than the k·d unknowns of a row the unconstrained fit says nothing, and ``auto``
+    fits all antisymmetric (shares NaN). On MNIST pairs the shares are ≤ 0.002 for ∂x, ∂y and
+    rotation, 0.18 for scaling.
+    """
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {', '.join(FORMS)}; got {form!r}")
+    f64, t64, g64 = _as64(f, t, g)
+    if t64.ndim == 1:
+        t64 = t64[:, None]
+    count = t64.shape[1]
+    m, d = g64 + f64, 2 * (g64 - f64)
+    if form == "antisymmetric" or (form == "auto" and len(f64) < count * f64.shape[1]):
+        fitted = _antisymmetric_solve(m, d, t64, 1e-12, 1e-10, max_iter)
+        return GeneratorFit(fitted, [True] * count, [float("nan")] * count)
+    fitted = general_generators(f64, t64, g64)
+    lam, u = torch.linalg.eigh(m.T @ m)
+    reached = u[:, lam > reach * lam.max()]
+    shares = [symmetric_share(generator, reached) for generator in fitted]
+    antisymmetric = [form == "auto" and share < share_threshold for share in shares]
+    chosen = [k for k in range(count) if antisymmetric[k]]
+    if chosen:
+        others = [k for k in range(count) if not antisymmetric[k]]
+        for k in others:
+            d = d - t64[:, k : k + 1] * (m @ fitted[k].T)
+        fitted[chosen] = _antisymmetric_solve(m, d, t64[:, chosen], 1e-12, 1e-10, max_iter)
+    return GeneratorFit(fitted, antisymmetric, shares)
 
 
 def mean_squared_misfit(generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

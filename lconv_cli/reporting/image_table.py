@@ -151,19 +151,23 @@ def bar_chart(groups: list[Group]):
     return fig
 
 
-def write_image_table(roots: list[Path], out: Path) -> list[Path]:
-    """Write ``out``.md, ``out``.csv, ``out``.pdf and ``out``.png from the runs under ``roots``."""
-    groups = collect_groups(find_runs(roots))
+def write_table_files(out: Path, markdown: str, rows: list[dict[str, object]], fig) -> list[Path]:
+    """Write ``out``.md (``markdown``), ``out``.csv (``rows``, one dict per row) and ``out``.pdf / .png
+    (``fig``, closed afterwards); returns the four paths."""
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.with_suffix(".md"), out.with_suffix(".csv"), out.with_suffix(".pdf"), out.with_suffix(".png")]
-    paths[0].write_text(markdown_table(groups))
-    rows = [g.row() for g in groups]
+    paths[0].write_text(markdown)
     with open(paths[1], "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    fig = bar_chart(groups)
     for path in paths[2:]:
         fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return paths
+
+
+def write_image_table(roots: list[Path], out: Path) -> list[Path]:
+    """Write ``out``.md, ``out``.csv, ``out``.pdf and ``out``.png from the runs under ``roots``."""
+    groups = collect_groups(find_runs(roots))
+    return write_table_files(out, markdown_table(groups), [g.row() for g in groups], bar_chart(groups))

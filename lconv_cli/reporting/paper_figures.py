@@ -2,6 +2,7 @@
 
     python -m lconv_cli.reporting.paper_figures so2 --run recursive=DIR --run fixed=DIR --run lstsq=DIR --out figures/so2_figure4
     python -m lconv_cli.reporting.paper_figures images --runs SWEEP_DIR [--runs DIR ...] --out figures/images_table
+    python -m lconv_cli.reporting.paper_figures efficiency --runs SWEEP_DIR [--runs DIR ...] --out figures/sample_efficiency
     python -m lconv_cli.reporting.paper_figures latent --run rotation=DIR --run sct_x=DIR ... --out figures/latent_flows
     python -m lconv_cli.reporting.paper_figures springs --run T2=DIR --run fc=DIR ... [--sizes SWEEP_DIR] --out figures/springs
 
@@ -13,6 +14,10 @@ bilinear data. Every run must have used the same grid size and conventions.
 
 ``images`` writes the image classification table (markdown, CSV) and bar chart from every
 image_classification run under the given directories (:mod:`lconv_cli.reporting.image_table`).
+
+``efficiency`` writes test accuracy against training-set size (markdown, CSV, a log-x figure) from
+image_classification runs, with the margins of discovered-generator L-conv
+(:mod:`lconv_cli.reporting.efficiency_table`).
 
 ``latent`` rebuilds the neural symmetry detection paper's Figures 2–3 from latent_symmetry runs:
 learned and true fields, latent flows, and t histograms (:mod:`lconv_cli.reporting.latent_figures`).
@@ -98,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     images.add_argument(
         "--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)"
     )
+    efficiency = figures.add_parser("efficiency", help="test accuracy against training-set size, table and figure")
+    efficiency.add_argument(
+        "--runs", type=Path, action="append", required=True, help="a sweep or run directory (repeatable)"
+    )
     latent = figures.add_parser("latent", help="latent flows and t histograms from latent_symmetry runs")
     latent.add_argument(
         "--run", type=_label_and_dir, action="append", required=True, help="LABEL=RUN_DIR, in column order"
@@ -115,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     springs.add_argument(
         "--sizes", type=Path, action="append", help="a sweep directory over data.num_train (repeatable)"
     )
-    for sub in (so2, images, latent, lieconv, springs):
+    for sub in (so2, images, efficiency, latent, lieconv, springs):
         sub.add_argument("--out", type=Path, required=True, help="output path without suffix")
     args = parser.parse_args(argv)
     try:
@@ -129,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             from lconv_cli.reporting.springs_figures import springs_figures
 
             paths = springs_figures(dict(args.run), args.out, args.sizes)
+        elif args.figure == "efficiency":
+            from lconv_cli.reporting.efficiency_table import write_efficiency_table
+
+            paths = write_efficiency_table(args.runs, args.out)
         elif args.figure == "lieconv":
             from lconv_cli.reporting.lieconv_table import write_lieconv_table
 

@@ -374,14 +374,17 @@ class RngState:
 
 def epoch_sampler_from_config(cfg, num_examples: int) -> EpochSampler:
     """An EpochSampler over ``num_examples`` at ``trainer.batch_size``; fills in ``trainer.max_steps``
-    (``trainer.epochs`` × steps per epoch), ``trainer.log_every`` and ``trainer.checkpoint_every``
-    (once per epoch) when they are null."""
+    (``trainer.epochs`` × steps per epoch, raised to whole epochs of at least ``trainer.min_steps``
+    steps), ``trainer.log_every`` and ``trainer.checkpoint_every`` (once per epoch) when they are null."""
     from omegaconf import open_dict
 
     sampler = EpochSampler(num_examples, int(cfg.trainer.batch_size))
     with open_dict(cfg):
         if cfg.trainer.get("max_steps") is None:
-            cfg.trainer.max_steps = int(cfg.trainer.epochs) * sampler.steps_per_epoch
+            epochs = max(
+                int(cfg.trainer.epochs), math.ceil(int(cfg.trainer.get("min_steps") or 0) / sampler.steps_per_epoch)
+            )
+            cfg.trainer.max_steps = epochs * sampler.steps_per_epoch
         if cfg.trainer.get("log_every") is None:
             cfg.trainer.log_every = sampler.steps_per_epoch
         if cfg.trainer.get("checkpoint_every") is None:

@@ -143,7 +143,7 @@ def test_the_record_names_the_discovery_run_of_file_generators_and_a_wrong_shape
     env = {"LCONV_DATA": str(fake_root)}
     proc = lconv(*common, f"generators={discovery}", f"paths.output_dir={tmp_path}/use", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
-    used = read_json(tmp_path / "use" / "generators_source.json")
+    (used,) = read_json(tmp_path / "use" / "generators_source.json")["sources"]
     assert used["discovery_run"] == str(discovery) and used["discovery_task"] == "so2_discovery"
     assert used["discovery_config_sha256"] == hashlib.sha256(b"task: so2_discovery\n").hexdigest()
     assert used["discovery_metrics"] == {"generator_cos_sw": 0.999} and used["shape"] == [28, 28]

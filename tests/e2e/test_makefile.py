@@ -41,6 +41,12 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
         "LATENT_ARGS=data.verify=false trainer.max_steps=20 trainer.log_every=10 data.num_train=300 data.num_test=100",
         "ROTMNIST_ARGS=data.verify=false model.k=16 model.num_layers=2 trainer.epochs=1 data.train_subset=50 data.val_size=20 data.test_subset=40",
         "QM9_ARGS=model.k=32 model.num_layers=2 trainer.epochs=1 data.train_subset=60 data.valid_subset=30 data.test_subset=30",
+        "EFFICIENCY_DATASETS=mnist",
+        "EFFICIENCY_SIZES=300",
+        "EFFICIENCY_MODELS=lconv_discovered,lconv_oracle,fc",
+        "EFFICIENCY_MIN_STEPS=0",
+        "EFFICIENCY_ARGS=trainer.epochs=1 data.test_subset=100 data.verify=false",
+        "DISCOVERY_ARGS=data.num_pairs=300 data.test_pairs=20 data.verify=false model.max_iter=5",
         "SPRINGS_MODELS=T2 fc",
         f"SPRINGS_ARGS={SPRINGS_TINY} data.num_train=16 trainer.epochs=1",
         "SPRINGS_SIZES=8,16",
@@ -73,6 +79,15 @@ def test_reproduce_quick_builds_the_so2_figures(tmp_path):
     assert {r["seeds"] for r in rows} == {"2"} and {r["num_params"] for r in rows if r["model"] == "lconv"} == {
         "188362"
     }
+    with open(tmp_path / "figures" / "sample_efficiency-quick.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["model"], r["num_train"]) for r in rows] == [
+        (m, "270") for m in ("lconv_discovered", "lconv_oracle", "fc")
+    ]
+    (source,) = json.loads(
+        next((tmp_path / "results" / "efficiency-mnist-quick").rglob("generators_source.json")).read_text()
+    )["sources"]
+    assert source["discovery_task"] == "image_generators" and source["names"] == ["tx", "ty", "rotation", "scale"]
     for suffix in (".pdf", ".png"):
         assert (tmp_path / "figures" / f"latent_flows-quick{suffix}").is_file(), suffix
     latent = json.loads((tmp_path / "figures" / "latent_flows-quick.metrics.json").read_text())

@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from lconv_cli.data.generators_file import load_generators, provenance, save_generators
+from lconv_cli.data.generators_file import (
+    generator_paths,
+    load_generator_files,
+    load_generators,
+    provenance,
+    save_generators,
+)
 from lconv_cli.errors import UserError
 
 
@@ -39,3 +45,16 @@ def test_provenance_names_the_file_and_a_discovery_run_that_is_gone(tmp_path):
     assert used["discovery_run"] == str(tmp_path / "gone") and used["discovery_config_sha256"] is None
     assert used["discovery_metrics"] == {} and len(used["file_sha256"]) == 64
     assert path.is_file()
+
+
+def test_several_generator_files_concatenate_in_order(tmp_path):
+    first, second = torch.randn(2, 4, 4, dtype=torch.float64), torch.randn(1, 4, 4, dtype=torch.float64)
+    save_generators(tmp_path / "a.pt", first, [2, 2])
+    save_generators(tmp_path / "b.pt", second, [2, 2])
+    assert generator_paths(None) == [] and generator_paths(tmp_path / "a.pt") == [str(tmp_path / "a.pt")]
+    both = load_generator_files([str(tmp_path / "a.pt"), str(tmp_path / "b.pt")], dim=4)
+    assert torch.equal(both, torch.cat([first, second]))
+    with pytest.raises(UserError, match="this model needs 9"):
+        load_generator_files([str(tmp_path / "a.pt")], dim=9)
+    with pytest.raises(UserError, match="no file given"):
+        load_generator_files([])

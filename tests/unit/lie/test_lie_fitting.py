@@ -16,9 +16,11 @@ from lconv_cli.lie import (
 )
 from lconv_cli.lie.expm import antisymmetric_expm_action, spectral_norm_estimate
 from lconv_cli.lie.fitting import (
-    antisymmetric_generator,
+    antisymmetric_generators,
     best_scale_residual,
     closed_form_generator,
+    fit_generators,
+    general_generators,
     lstsq_transformation,
 )
 
@@ -127,31 +129,62 @@ def test_best_scale_residual_at_large_rotations_of_a_large_grid():
     assert alpha == pytest.approx(1.0, abs=1e-9) and residual < 1e-9
 
 
-def _cayley_pairs(generator: torch.Tensor, f: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    eye = torch.eye(generator.shape[0], dtype=torch.float64)
-    out = []
-    for fi, ti in zip(f, theta):
-        tau = torch.tan(ti / 2)
-        out.append(torch.linalg.solve(eye - tau * generator, (eye + tau * generator) @ fi))
-    return torch.stack(out)
-
-
-def test_antisymmetric_generator_is_exact_on_cayley_pairs_and_fills_unlit_columns():
+def test_antisymmetric_generators_fill_unlit_columns_and_are_close_on_exp_pairs():
     rng = torch.Generator().manual_seed(0)
     a = torch.randn(6, 6, generator=rng, dtype=torch.float64)
     generator = a - a.T
     theta = 0.3 * (torch.rand(40, generator=rng, dtype=torch.float64) - 0.5) + 0.05
     f = torch.randn(40, 6, generator=rng, dtype=torch.float64)
-    fitted = antisymmetric_generator(f, theta, _cayley_pairs(generator, f, theta))
-    torch.testing.assert_close(fitted, generator, rtol=1e-8, atol=1e-8)
     # inputs that never light pixel 5: its column is still found, through its row (g lights it)
     f[:, 5] = 0
-    fitted = antisymmetric_generator(f, theta, _cayley_pairs(generator, f, theta))
-    torch.testing.assert_close(fitted, generator, rtol=1e-6, atol=1e-6)
-    # exp(θL) pairs at small angles: close, not exact (the Cayley relation is O(θ³) off)
+    fitted = antisymmetric_generators(f, theta, _cayley_pairs_of_several(generator[None], f, theta[:, None]))
+    torch.testing.assert_close(fitted[0], generator, rtol=1e-6, atol=1e-6)
+    # exp(θL) pairs at small angles: close, not exact (the relation is O(θ³) off)
     small = theta / 30
     g = torch.stack([torch.linalg.matrix_exp(t * generator) @ fi for fi, t in zip(f, small)])
-    fitted = antisymmetric_generator(f, small, g)
-    assert float((fitted * generator).sum() / (fitted.norm() * generator.norm())) > 0.999
-    with pytest.raises(ValueError, match="angle is zero"):
-        antisymmetric_generator(f, torch.zeros(40, dtype=torch.float64), f)
+    assert generator_cos(antisymmetric_generators(f, small, g)[0], generator) > 0.999
+
+
+def _cayley_pairs_of_several(generators: torch.Tensor, f: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """g_i = (I − X_i/2)⁻¹ (I + X_i/2) f_i with X_i = Σ_k t_ik L_k: exactly g − f = (X/2)(g + f)."""
+    eye = torch.eye(f.shape[1], dtype=torch.float64)
+    out = []
+    for fi, ti in zip(f, t):
+        x = torch.einsum("k,kij->ij", ti, generators)
+        out.append(torch.linalg.solve(eye - x / 2, (eye + x / 2) @ fi))
+    return torch.stack(out)
+
+
+def _several(antisymmetric: list[bool], dim: int = 6, pairs: int = 80, seed: int = 0):
+    rng = torch.Generator().manual_seed(seed)
+    mats = torch.randn(len(antisymmetric), dim, dim, generator=rng, dtype=torch.float64)
+    generators = torch.stack([m - m.T if anti else m for m, anti in zip(mats, antisymmetric)])
+    t = 0.2 * (torch.rand(pairs, len(antisymmetric), generator=rng, dtype=torch.float64) - 0.5)
+    f = torch.randn(pairs, dim, generator=rng, dtype=torch.float64)
+    return generators, f, t, _cayley_pairs_of_several(generators, f, t)
+
+
+def test_several_antisymmetric_generators_are_exact_on_cayley_pairs():
+    generators, f, t, g = _several([True, True, True])
+    torch.testing.assert_close(antisymmetric_generators(f, t, g), generators, rtol=1e-7, atol=1e-7)
+    # one generator: the coupled solve is the single closed form (one preconditioned step)
+    single = antisymmetric_generators(f, t[:, :1], _cayley_pairs_of_several(generators[:1], f, t[:, :1]), max_iter=0)
+    torch.testing.assert_close(single[0], generators[0], rtol=1e-7, atol=1e-7)
+
+
+def test_general_generators_are_exact_on_cayley_pairs():
+    generators, f, t, g = _several([False, False])
+    torch.testing.assert_close(general_generators(f, t, g, rel_eps=0.0), generators, rtol=1e-7, atol=1e-7)
+
+
+def test_auto_fits_antisymmetric_exactly_where_the_unconstrained_fit_is():
+    generators, f, t, g = _several([True, False, True])
+    fit = fit_generators(f, t, g, form="auto")
+    assert fit.antisymmetric == [True, False, True]
+    assert fit.symmetric_shares[0] < 1e-6 and fit.symmetric_shares[1] > 0.3
+    torch.testing.assert_close(fit.generators, generators, rtol=1e-6, atol=1e-6)
+    forced = fit_generators(f, t, g, form="antisymmetric")
+    assert forced.antisymmetric == [True] * 3
+    torch.testing.assert_close(forced.generators, -forced.generators.transpose(1, 2))
+    with pytest.raises(ValueError, match="form must be one of auto, antisymmetric, general"):
+        fit_generators(f, t, g, form="sparse")

@@ -12,10 +12,10 @@ from lconv_cli.runner.validate import check_overrides, explain, type_mismatch
     [
         (
             ["experiment=nope"],
-            "unknown experiment 'nope'; choose one of: algebra_discovery, image_classification, latent_symmetry, lieconv_qm9, lieconv_rotmnist, lieconv_springs, so2_discovery, symmetry_from_samples, translation_1d",
+            "unknown experiment 'nope'; choose one of: algebra_discovery, image_classification, image_generators, latent_symmetry, lieconv_qm9, lieconv_rotmnist, lieconv_springs, so2_discovery, symmetry_from_samples, translation_1d",
         ),
         (["scale=huge"], "unknown scale 'huge'; choose one of: paper, quick, smoke"),
-        (["trainer.stpes=3"], "unknown config key 'trainer.stpes'; did you mean 'trainer.max_steps'?"),
+        (["trainer.max_stpes=3"], "unknown config key 'trainer.max_stpes'; did you mean 'trainer.max_steps'?"),
         (["trainer.lr=fast"], "trainer.lr expects a number, got 'fast'"),
         (["trainer.max_steps=2.5"], "trainer.max_steps expects an integer, got '2.5'"),
         (["trainer.progress=maybe"], "trainer.progress expects a boolean (true/false), got 'maybe'"),
