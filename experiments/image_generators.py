@@ -127,6 +127,8 @@ def plot_actions(found: torch.Tensor, truth: torch.Tensor, image: torch.Tensor, 
 def run(cfg: DictConfig) -> dict[str, float]:
     out_dir = Path(cfg.paths.output_dir)
     rngs = seeded_rngs(int(cfg.seed), "train", "test")
+    if cfg.model.get("name") != "pixel_fit":
+        raise UserError(f"model={cfg.model.get('name')}: image_generators takes model=pixel_fit")
     names = transform_names(cfg)
     form = choose(cfg.model.form, FORMS, "model.form")
 

@@ -14,6 +14,7 @@ layer takes ``generators=<path>`` and uses them as fixed (untrained) generators.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -123,5 +124,8 @@ def provenance(path: str | Path) -> dict:
         "discovery_run": run_dir,
         "discovery_task": source.get("task"),
         "discovery_config_sha256": _sha256(config) if config is not None and config.is_file() else None,
-        "discovery_metrics": source.get("metrics", {}),
+        "discovery_metrics": {  # JSON has no NaN: a metric that was not measured is null
+            key: None if isinstance(value, float) and not math.isfinite(value) else value
+            for key, value in (source.get("metrics") or {}).items()
+        },
     }

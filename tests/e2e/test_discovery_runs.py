@@ -47,6 +47,7 @@ def test_paper_conventions_score_bilinear_data_two_ways(tmp_path):
     assert metrics["fit_residual"] > 0.05  # no generator reproduces bilinear resampling
 
 
+@pytest.mark.slow  # make reproduce (test_makefile.py, slow too) builds the same figure (CI time budget)
 def test_figure4_composes_paper_runs_and_refuses_mixed_ones(tmp_path):
     for model in ("fixed_angle", "lstsq"):
         args = (

@@ -92,6 +92,7 @@ def test_missing_data_is_one_clear_line(tmp_path):
     assert "MNIST not found" in proc.stderr and "LCONV_DATA" in proc.stderr and "data.download=true" in proc.stderr
 
 
+@pytest.mark.slow  # the fast suite keeps test_image_classification_survives_kill_9 (CI time budget)
 def test_interrupted_image_run_resumes_to_the_same_numbers(fake_root, tmp_path):
     args = ["experiment=image_classification", "scale=smoke", "logger=none", "data.verify=false", "trainer.epochs=150"]
     env = {**os.environ, "WANDB_MODE": "disabled", "LCONV_DATA": str(fake_root)}

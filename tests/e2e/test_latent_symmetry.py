@@ -69,6 +69,7 @@ def test_smoke_runs_every_family_setting(fake_root, tmp_path):
         latent_figure({"x": tmp_path}, tmp_path / "fig" / "bad")
 
 
+@pytest.mark.slow  # same-seed reproducibility stays in the fast suite via test_runs.py (CI time budget)
 def test_same_seed_same_numbers_and_other_datasets(fake_root, tmp_path):
     args = ["run", "experiment=latent_symmetry", *SMOKE, "data.verify=false"]
     env = {"LCONV_DATA": str(fake_root)}

@@ -134,6 +134,7 @@ def test_image_classification_survives_kill_9(tmp_path):
     assert timeless(killed / "metrics.json") == timeless(straight / "metrics.json")
 
 
+@pytest.mark.slow  # the fast suite keeps test_image_classification_survives_kill_9 (CI time budget)
 def test_lieconv_springs_survives_kill_9(tmp_path):
     args = ["experiment=lieconv_springs", *SMOKE, "trainer.epochs=40"]
     straight, killed, step = kill_then_resume(tmp_path, args, {"XDG_CACHE_HOME": str(tmp_path / "cache")})
